@@ -1,0 +1,93 @@
+"""Database engine, tenant-scoped connections and the async bridge for handlers.
+
+Every tenant table has row-level security keyed on the `app.workspace_id`
+setting, so a query that forgets its workspace filter returns nothing rather
+than another workspace's rows. tenant_connection() sets it per transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
+
+import psycopg
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlmodel import Session
+
+from ceramic_app.settings import get_settings, to_libpq_url
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# A generic plan for a prepared statement ignores how selective a GIN filter
+# is; custom plans keep keyset pages on jsonb filters in milliseconds.
+_CONNECT_OPTIONS = "-c plan_cache_mode=force_custom_plan"
+
+
+@functools.cache
+def get_engine() -> Engine:
+    """Return the pooled engine for the app role."""
+    return create_engine(
+        get_settings().sqlalchemy_url(),
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"options": _CONNECT_OPTIONS},
+    )
+
+
+def _set_workspace(conn: Connection, workspace_id: int) -> None:
+    conn.execute(
+        text("SELECT set_config('app.workspace_id', :ws, true)"),
+        {"ws": str(int(workspace_id))},
+    )
+
+
+@contextmanager
+def tenant_connection(workspace_id: int) -> Iterator[Connection]:
+    """Open a transaction that can only see and write one workspace's rows."""
+    with get_engine().begin() as conn:
+        _set_workspace(conn, workspace_id)
+        yield conn
+
+
+@contextmanager
+def tenant_session(workspace_id: int) -> Iterator[Session]:
+    """Open an ORM session whose transaction is scoped to one workspace."""
+    with Session(get_engine()) as session:
+        with session.begin():
+            _set_workspace(session.connection(), workspace_id)
+            yield session
+
+
+@contextmanager
+def global_connection() -> Iterator[Connection]:
+    """Open a transaction for tables that are not tenant-scoped (users, sessions)."""
+    with get_engine().begin() as conn:
+        yield conn
+
+
+def connect_raw(workspace_id: int | None = None) -> psycopg.Connection:
+    """Open a plain psycopg connection (for COPY), optionally tenant-scoped.
+
+    The workspace setting is session-wide here, because bulk work commits many
+    transactions on one connection.
+    """
+    conn = psycopg.connect(
+        to_libpq_url(get_settings().database_url), options=_CONNECT_OPTIONS
+    )
+    if workspace_id is not None:
+        conn.execute(
+            "SELECT set_config('app.workspace_id', %s, false)",
+            (str(int(workspace_id)),),
+        )
+        conn.commit()
+    return conn
+
+
+async def run_sync(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run blocking database work in a thread so the event loop stays free."""
+    return await asyncio.to_thread(func, *args, **kwargs)
