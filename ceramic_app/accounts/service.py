@@ -45,6 +45,18 @@ class Principal:
     workspace_slug: str
     workspace_name: str
     role: Role
+    # Who acts, for audit entries: "user", "api_key", "import_job" or "system".
+    actor_type: str = "user"
+
+    @property
+    def actor_id(self) -> int:
+        """Id of the acting user (or API key / job, for other actor types)."""
+        return self.user_id
+
+    @property
+    def actor_label(self) -> str:
+        """Human-readable name of the actor for audit and history views."""
+        return f"{self.user_name} <{self.user_email}>"
 
     def can(self, role: Role) -> bool:
         """Tell whether this principal's role is at least role."""
