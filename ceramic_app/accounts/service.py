@@ -23,11 +23,33 @@ from ceramic_app.models import Role
 from ceramic_app.settings import get_settings
 
 SESSION_COOKIE = "ceramic_session"
+# Messages for the error codes that the sign-in and sign-up endpoints put in
+# the redirect URL. Pages show only these texts, so a crafted link cannot put
+# arbitrary words on the page. "email_invalid" is explained by re-checking the
+# address, see error_message().
+ERROR_MESSAGES = {
+    "invalid": "E-mail or password is incorrect.",
+    "no_workspace": "This account belongs to no workspace. Ask an admin to add you.",
+    "throttled": "Too many attempts. Wait 15 minutes and try again.",
+    "origin": "The form was sent from another site and was rejected. Reload the page.",
+    "exists": "An account with this e-mail already exists. Sign in instead.",
+    "name_missing": "Enter your name.",
+    "workspace_missing": "Enter a workspace name.",
+    "password_weak": "Password must have at least 10 characters.",
+    "email_invalid": "This e-mail address is not valid.",
+}
 _ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
 
 
 class AccountError(ValueError):
-    """A sign-up or sign-in request that cannot succeed; the message is for the user."""
+    """A sign-up or sign-in request that cannot succeed; the message is for the user.
+
+    code is a stable identifier that pages can turn back into the message.
+    """
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class PermissionDenied(PermissionError):
@@ -101,12 +123,14 @@ def _validate_new_user(email: str, name: str, password: str) -> str:
     try:
         email_key = normalize_email(email)
     except InvalidEmail as exc:
-        raise AccountError(f"E-mail {email.strip()!r} is not valid: {exc}.") from None
+        raise AccountError(
+            f"E-mail {email.strip()!r} is not valid: {exc}.", "email_invalid"
+        ) from None
     if not name.strip():
-        raise AccountError("Enter your name.")
+        raise AccountError("Enter your name.", "name_missing")
     problem = password_problem(password)
     if problem:
-        raise AccountError(problem)
+        raise AccountError(problem, "password_weak")
     return email_key
 
 
@@ -114,7 +138,7 @@ def create_workspace(conn: Connection, name: str) -> tuple[int, str]:
     """Insert a workspace with a unique slug; return (id, slug)."""
     clean = name.strip()
     if not clean:
-        raise AccountError("Enter a workspace name.")
+        raise AccountError("Enter a workspace name.", "workspace_missing")
     slug = _unique_slug(conn, clean)
     row = conn.execute(
         text("INSERT INTO workspaces (slug, name) VALUES (:s, :n) RETURNING id"),
@@ -135,7 +159,7 @@ def sign_up(email: str, name: str, password: str, workspace_name: str) -> int:
             text("SELECT 1 FROM users WHERE email_key = :k"), {"k": email_key}
         ).first():
             raise AccountError(
-                "An account with this e-mail already exists. Sign in instead."
+                "An account with this e-mail already exists. Sign in instead.", "exists"
             )
         workspace_id, _ = create_workspace(conn, workspace_name)
         try:
@@ -153,7 +177,7 @@ def sign_up(email: str, name: str, password: str, workspace_name: str) -> int:
             ).scalar_one()
         except IntegrityError:
             raise AccountError(
-                "An account with this e-mail already exists. Sign in instead."
+                "An account with this e-mail already exists. Sign in instead.", "exists"
             ) from None
         conn.execute(
             text(
@@ -206,7 +230,7 @@ def authenticate(email: str, password: str) -> tuple[int, int]:
     Raises:
         AccountError: the same message for an unknown e-mail and a wrong password.
     """
-    failure = AccountError("E-mail or password is incorrect.")
+    failure = AccountError("E-mail or password is incorrect.", "invalid")
     try:
         email_key = normalize_email(email)
     except InvalidEmail:
@@ -312,6 +336,16 @@ def workspace_by_slug(slug: str) -> tuple[int, str] | None:
             text("SELECT id, name FROM workspaces WHERE slug = :s"), {"s": slug}
         ).first()
     return (int(row.id), row.name) if row else None
+
+
+def error_message(code: str, email: str = "") -> str:
+    """Return the user-facing message for an error code ("" for unknown codes)."""
+    if code == "email_invalid" and email:
+        try:
+            normalize_email(email)
+        except InvalidEmail as exc:
+            return f"E-mail {email.strip()[:100]!r} is not valid: {exc}."
+    return ERROR_MESSAGES.get(code, "")
 
 
 def token_from_cookie_header(cookie_header: str) -> str | None:

@@ -1,0 +1,50 @@
+"""The Reflex app: pages, theme and the HTTP API mounted beside the WebSocket."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ceramic_app.api import build_api
+from ceramic_app.logs import configure_logging
+from ceramic_app.pages.auth import sign_in_page, sign_up_page
+from ceramic_app.pages.profiles import profiles_page
+from ceramic_app.state.auth import AuthFormState
+from ceramic_app.state.base import AppState
+from ceramic_app.state.profiles import ProfilesState
+
+configure_logging()
+
+app = rx.App(
+    api_transformer=build_api(),
+    head_components=[rx.el.meta(name="referrer", content="same-origin")],
+)
+
+
+def _index_redirect() -> rx.Component:
+    return rx.fragment()
+
+
+app.add_page(
+    _index_redirect,
+    route="/",
+    on_load=AppState.require_session_home,
+    title="CeramicCRM",
+)
+app.add_page(
+    sign_in_page,
+    route="/login",
+    on_load=AuthFormState.load_form,
+    title="Sign in · CeramicCRM",
+)
+app.add_page(
+    sign_up_page,
+    route="/signup",
+    on_load=AuthFormState.load_form,
+    title="Sign up · CeramicCRM",
+)
+app.add_page(
+    profiles_page,
+    route="/profiles",
+    on_load=[AppState.require_session, ProfilesState.load_page],
+    title="Profiles · CeramicCRM",
+)

@@ -1,0 +1,1 @@
+"""Stateless UI builders shared by the pages."""

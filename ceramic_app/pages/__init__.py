@@ -1,0 +1,1 @@
+"""One module per route; each exposes a function returning the page component."""

@@ -1,0 +1,1 @@
+"""Profiles: the unified customer records, their queries and writes."""

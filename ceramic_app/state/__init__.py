@@ -1,0 +1,1 @@
+"""Reflex state classes: thin layers that authorize, validate and call domain code."""
