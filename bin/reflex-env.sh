@@ -1,7 +1,11 @@
 # Environment for running Reflex without general internet access.
 # Sourced by bin/run and bin/test; safe to source more than once.
 CERAMIC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export REFLEX_BUN_PATH="$CERAMIC_ROOT/tools/bun/node_modules/@oven/bun-linux-x64/bin/bun"
+case "$(uname -m)" in
+  aarch64|arm64) _bun_pkg="bun-linux-aarch64" ;;
+  *) _bun_pkg="bun-linux-x64" ;;
+esac
+export REFLEX_BUN_PATH="$CERAMIC_ROOT/tools/bun/node_modules/@oven/$_bun_pkg/bin/bun"
 export REFLEX_TELEMETRY_ENABLED=false
 export REFLEX_CHECK_LATEST_VERSION=false
 export REFLEX_SHOW_BUILT_WITH_REFLEX=false
