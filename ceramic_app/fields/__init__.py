@@ -1,0 +1,1 @@
+"""Admin-managed custom fields: keys, value types, rules and calculated expressions."""
