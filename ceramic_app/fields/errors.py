@@ -1,7 +1,7 @@
 """Domain exceptions shared by fields, tags, templates and the profile service.
 
 Every message is meant for the person who made the request: it names the
-value that failed and says what to do instead.
+value that failed and the fix.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Calculated-field expressions: parse, type-check, evaluate in Python, compile to SQL.
 
 The language is a small subset of Python's expression grammar. The text is
-parsed with `ast.parse(mode="eval")` and every node is checked against a
-whitelist before it becomes one of the node classes below; user text is never
+parsed with `ast.parse(mode="eval")`, and every node is checked against a
+whitelist before it becomes one of the node classes below. User text is never
 passed to eval or compile.
 
     literals      42, 3.5, 'text', "text", true, false, null
@@ -86,7 +86,7 @@ _SQL_TYPES = {
 
 
 class ExpressionError(FieldError):
-    """An expression that cannot be saved; the message says where and why."""
+    """An expression that cannot be saved; the message names the part and the reason."""
 
 
 @dataclass

@@ -33,7 +33,7 @@ from ceramic_app.models import FieldType
 MAX_PATTERN_CHARS = 200
 MAX_ALLOWED_VALUES = 500
 # Wall-clock limit for one pattern match. A value whose match runs longer fails
-# validation with a message that asks for a simpler pattern.
+# validation with a message that requests a simpler pattern.
 PATTERN_TIMEOUT_SECONDS = 0.05
 
 RULE_NAMES = (

@@ -33,7 +33,7 @@ _FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
 
 
 class ConversionError(ValueError):
-    """A value that cannot take the requested type; the message says why."""
+    """A value that cannot take the requested type; the message gives the reason."""
 
 
 def max_text_chars() -> int:
@@ -140,7 +140,7 @@ def parse_text(field_type: FieldType | str, text: str) -> Any:
     An empty or blank text returns None (no value).
 
     Raises:
-        ConversionError: with a message that says which form is expected.
+        ConversionError: with a message that names the expected form.
     """
     # TODO: call the shared scalar parsers in ceramic_app.values once they land,
     # so that forms, the API and imports accept exactly the same spellings.
