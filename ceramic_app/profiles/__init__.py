@@ -1,0 +1,1 @@
+"""Profiles: the single-profile service (create, update, read, history)."""
