@@ -19,7 +19,7 @@ passed to eval or compile.
                   min(a, b, ...), max(a, b, ...), coalesce(a, b, ...)
 
 Every operator and function except and, or, coalesce, min and max returns
-null when an operand is null, as SQL does; min and max skip nulls like
+null when an operand is null, as SQL does. min and max skip nulls like
 LEAST and GREATEST. Numbers are IEEE-754 doubles on both sides (Python
 float, PostgreSQL float8). An arithmetic result that is not finite becomes
 null in Python. PostgreSQL raises an error for overflow and underflow
@@ -55,8 +55,10 @@ MAX_DEPTH = 24
 MAX_STRING_LITERAL = 200
 MAX_TEXT_RESULT = 10_000
 MAX_ROUND_DIGITS = 10
-# Integral doubles below 2**53 are exact, so they are stored as JSON integers.
-_EXACT_INTEGER_LIMIT = 2.0**53
+# Python writes integral floats below 1e16 with a trailing ".0", which jsonb
+# keeps as a scale. PostgreSQL's float8 to jsonb writes them without one, so
+# such results are stored as JSON integers (the value is exact either way).
+_EXACT_INTEGER_LIMIT = 1e16
 _DECIMAL_CONTEXT = Context(prec=1200, Emax=999_999, Emin=-999_999)
 
 
