@@ -220,8 +220,8 @@ def convert_value(value: Any, new_type: FieldType | str) -> Any:
     """
     new_type = FieldType(new_type)
     if new_type is FieldType.JSON:
-        return value
-    if new_type is FieldType.TEXT:
+        converted = value
+    elif new_type is FieldType.TEXT:
         converted = _to_text(value)
     elif new_type is FieldType.NUMBER:
         converted = _to_number(value)

@@ -19,7 +19,8 @@ import operator
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -165,7 +166,8 @@ def _collect(chunks: Iterator[str]) -> str:
     return "".join(parts)
 
 
-class _deadline_trace:  # noqa: N801  (used as a context manager, like a function)
+@contextmanager
+def _deadline_trace(deadline: float) -> Iterator[None]:
     """Trace template frames and raise RenderTimeout once the deadline passes.
 
     Only frames of compiled template code ("<template>") are traced line by
@@ -173,28 +175,22 @@ class _deadline_trace:  # noqa: N801  (used as a context manager, like a functio
     function (a debugger or coverage) is restored afterwards.
     """
 
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-        self.previous: Callable[..., Any] | None = None
-
-    def _line(self, frame: FrameType, event: str, arg: Any) -> Any:
-        if time.monotonic() > self.deadline:
+    def on_line(frame: FrameType, event: str, arg: Any) -> Any:
+        if time.monotonic() > deadline:
             raise RenderTimeout
-        return self._line
+        return on_line
 
-    def _call(self, frame: FrameType, event: str, arg: Any) -> Any:
-        if time.monotonic() > self.deadline:
+    def on_call(frame: FrameType, event: str, arg: Any) -> Any:
+        if time.monotonic() > deadline:
             raise RenderTimeout
-        if frame.f_code.co_filename == "<template>":
-            return self._line
-        return None
+        return on_line if frame.f_code.co_filename == "<template>" else None
 
-    def __enter__(self) -> None:
-        self.previous = sys.gettrace()
-        sys.settrace(self._call)
-
-    def __exit__(self, *exc_info: object) -> None:
-        sys.settrace(self.previous)
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
 
 
 # --- references -------------------------------------------------------------------
