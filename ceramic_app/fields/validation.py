@@ -188,7 +188,6 @@ def validate_values(
     values: Mapping[str, Any],
     *,
     partial: bool,
-    allow_calculated: bool = False,
 ) -> dict[str, Any]:
     """Check typed custom values against the schema and return them.
 
@@ -203,7 +202,7 @@ def validate_values(
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     for key, value in values.items():
-        problem = _problem(schema, key, value, allow_calculated)
+        problem = _problem(schema, key, value)
         if problem:
             errors[key] = problem
         else:
@@ -222,9 +221,7 @@ def validate_values(
     return cleaned
 
 
-def _problem(
-    schema: Schema, key: str, value: Any, allow_calculated: bool
-) -> str | None:
+def _problem(schema: Schema, key: str, value: Any) -> str | None:
     definition = schema.fields.get(key)
     if definition is None:
         if key in BUILTIN_KEYS:
@@ -232,7 +229,7 @@ def _problem(
         return f"there is no field with key {key!r}; create it first or check the key"
     if definition.status in _STATUS_MESSAGES:
         return f"{definition.label} {_STATUS_MESSAGES[definition.status]}"
-    if definition.is_calculated and not allow_calculated:
+    if definition.is_calculated:
         return (
             f"{definition.label} is calculated from {definition.expression!r}"
             " and cannot be set"
