@@ -1,1 +1,1 @@
-"""Profiles: the unified customer records, their queries and writes."""
+"""Profiles: the single-profile service (create, update, read, history)."""
