@@ -1,1 +1,1 @@
-"""Profiles: the single-profile service (create, update, read, history)."""
+"""Profiles: table queries (keyset pages) and single-profile writes with history."""
