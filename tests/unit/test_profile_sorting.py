@@ -10,7 +10,9 @@ from ceramic_app.profiles import cells, columns, queries
 
 
 def _field(field_id: int, key: str, field_type: str) -> columns.Column:
-    return columns.Column(columns.field_column_id(field_id), key.title(), field_type, key)
+    return columns.Column(
+        columns.field_column_id(field_id), key.title(), field_type, key
+    )
 
 
 def test_field_sort_expression_never_null() -> None:
