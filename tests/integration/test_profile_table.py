@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,52 +13,7 @@ from ceramic_app.accounts.service import Principal
 from ceramic_app.db import tenant_connection
 from ceramic_app.models import Role
 from ceramic_app.profiles import columns, queries, sort_indexes
-
-
-def _add_field(principal: Principal, key: str, field_type: str, **extra: Any) -> str:
-    with tenant_connection(principal.workspace_id) as conn:
-        field_id = conn.execute(
-            text(
-                "INSERT INTO custom_fields (workspace_id, key, label, type, status)"
-                " VALUES (:ws, :key, :label, :type, :status) RETURNING id"
-            ),
-            {
-                "ws": principal.workspace_id,
-                "key": key,
-                "label": extra.get("label", key.title()),
-                "type": field_type,
-                "status": extra.get("status", "active"),
-            },
-        ).scalar_one()
-    return columns.field_column_id(field_id)
-
-
-def _add_profiles(principal: Principal, profiles: list[dict[str, Any]]) -> list[int]:
-    ids = []
-    base = datetime(2024, 1, 1, tzinfo=UTC)
-    with tenant_connection(principal.workspace_id) as conn:
-        for n, profile in enumerate(profiles):
-            email = profile.get("email", f"p{n:03d}@example.com")
-            ids.append(
-                conn.execute(
-                    text(
-                        "INSERT INTO profiles (workspace_id, email, email_key,"
-                        " custom_id, attributes, created_at, updated_at)"
-                        " VALUES (:ws, :email, :email, :cid, CAST(:attrs AS jsonb),"
-                        " :created, :updated) RETURNING id"
-                    ),
-                    {
-                        "ws": principal.workspace_id,
-                        "email": email,
-                        "cid": profile.get("custom_id"),
-                        "attrs": json.dumps(profile.get("attributes", {})),
-                        "created": profile.get("created", base + timedelta(hours=n)),
-                        "updated": profile.get("updated", base),
-                    },
-                ).scalar_one()
-            )
-    return ids
-
+from tests.integration.profile_data import add_field, add_profiles
 
 # Preferences ---------------------------------------------------------------
 
@@ -71,7 +25,7 @@ def test_preferences_default_without_row(principal: Principal) -> None:
 
 
 def test_preferences_saved_and_reloaded(principal: Principal) -> None:
-    score = _add_field(principal, "score", "number")
+    score = add_field(principal, "score", "number")
     saved = columns.save_visible_columns(principal, ["email", score, "tags"])
     assert saved == ["email", score, "tags"]
     _, visible = columns.load_visible_columns(principal)
@@ -93,7 +47,7 @@ def test_preferences_reject_too_many(principal: Principal) -> None:
 def test_preferences_isolated_between_members(make_principal) -> None:
     owner = make_principal()
     member = make_principal(Role.MEMBER, workspace_id=owner.workspace_id)
-    score = _add_field(owner, "score", "number")
+    score = add_field(owner, "score", "number")
     columns.save_visible_columns(owner, ["email", score])
     _, member_visible = columns.load_visible_columns(member)
     assert member_visible == list(columns.DEFAULT_COLUMNS)
@@ -105,7 +59,7 @@ def test_preferences_isolated_between_members(make_principal) -> None:
 def test_preferences_isolated_between_workspaces(make_principal) -> None:
     first = make_principal()
     second = make_principal()
-    first_field = _add_field(first, "score", "number")
+    first_field = add_field(first, "score", "number")
     with pytest.raises(columns.InvalidColumns):
         columns.save_visible_columns(second, ["email", first_field])
     available, _ = columns.load_visible_columns(second)
@@ -132,7 +86,7 @@ def test_preferences_same_user_two_workspaces(make_principal) -> None:
 
 
 def test_deleted_field_leaves_columns(principal: Principal) -> None:
-    score = _add_field(principal, "score", "number")
+    score = add_field(principal, "score", "number")
     columns.save_visible_columns(principal, ["email", score])
     with tenant_connection(principal.workspace_id) as conn:
         conn.execute(
@@ -145,21 +99,21 @@ def test_deleted_field_leaves_columns(principal: Principal) -> None:
 
 
 def test_recreated_field_starts_unchecked(principal: Principal) -> None:
-    old = _add_field(principal, "score", "number")
+    old = add_field(principal, "score", "number")
     columns.save_visible_columns(principal, ["email", old])
     with tenant_connection(principal.workspace_id) as conn:
         conn.execute(
             text("DELETE FROM custom_fields WHERE id = :id"),
             {"id": int(old.removeprefix(columns.FIELD_PREFIX))},
         )
-    new = _add_field(principal, "score", "number")
+    new = add_field(principal, "score", "number")
     available, visible = columns.load_visible_columns(principal)
     assert new in [c.id for c in available]
     assert new not in visible
 
 
 def test_inactive_field_hidden_until_active(principal: Principal) -> None:
-    score = _add_field(principal, "score", "number")
+    score = add_field(principal, "score", "number")
     columns.save_visible_columns(principal, ["email", score])
     field_id = int(score.removeprefix(columns.FIELD_PREFIX))
     with tenant_connection(principal.workspace_id) as conn:
@@ -260,8 +214,8 @@ def _score_rank(attributes: dict[str, Any]) -> tuple[int, Any]:
 def test_number_field_sort_across_pages(
     principal: Principal, descending: bool, limit: int
 ) -> None:
-    score = _add_field(principal, "score", "number")
-    ids = _add_profiles(principal, SCORED)
+    score = add_field(principal, "score", "number")
+    ids = add_profiles(principal, SCORED)
     expected = [
         i
         for _, i in sorted(
@@ -278,10 +232,10 @@ def test_number_field_sort_across_pages(
 
 @pytest.mark.parametrize("descending", [False, True])
 def test_date_field_sort_across_pages(principal: Principal, descending: bool) -> None:
-    last_order = _add_field(principal, "last_order", "date")
+    last_order = add_field(principal, "last_order", "date")
     dates = ["2024-03-01", "2023-12-31", None, "2024-03-01", "2024-01-15", None]
     profiles = [{"attributes": {"last_order": d} if d else {}} for d in dates]
-    ids = _add_profiles(principal, profiles)
+    ids = add_profiles(principal, profiles)
     # Missing dates sort first; ISO dates compare as text, which is chronological.
     expected = [
         i
@@ -298,7 +252,7 @@ def test_date_field_sort_across_pages(principal: Principal, descending: bool) ->
 @pytest.mark.parametrize("descending", [False, True])
 def test_custom_id_sort_with_missing(principal: Principal, descending: bool) -> None:
     custom_ids = ["B-2", None, "A-10", "a-1", None, "B-10"]
-    ids = _add_profiles(principal, [{"custom_id": c} for c in custom_ids])
+    ids = add_profiles(principal, [{"custom_id": c} for c in custom_ids])
     # Custom IDs compare byte-wise (collation C); missing ones sort as "".
     expected = [
         i
@@ -316,7 +270,7 @@ def test_custom_id_sort_with_missing(principal: Principal, descending: bool) -> 
 def test_updated_sort_breaks_ties_by_id(principal: Principal, descending: bool) -> None:
     same = datetime(2024, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
     updated = [same, same + timedelta(microseconds=1), same, same, same]
-    ids = _add_profiles(principal, [{"updated": u} for u in updated])
+    ids = add_profiles(principal, [{"updated": u} for u in updated])
     expected = [i for _, i in sorted(zip(updated, ids, strict=True))]
     if descending:
         expected.reverse()
@@ -326,14 +280,14 @@ def test_updated_sort_breaks_ties_by_id(principal: Principal, descending: bool) 
 
 def test_email_sort_with_search(principal: Principal) -> None:
     emails = ["bob@example.com", "ann@example.com", "bea@example.com", "cy@x.org"]
-    _add_profiles(principal, [{"email": e} for e in emails])
+    add_profiles(principal, [{"email": e} for e in emails])
     page = queries.list_profiles(principal, search="B", sort="email", descending=False)
     assert [r.email for r in page.rows] == ["bea@example.com", "bob@example.com"]
     assert page.total == 2
 
 
 def test_cursor_of_other_sort_rejected_by_list(principal: Principal) -> None:
-    _add_profiles(principal, [{}, {}, {}])
+    add_profiles(principal, [{}, {}, {}])
     page = queries.list_profiles(principal, sort="created_at", limit=1)
     assert page.next_cursor is not None
     with pytest.raises(queries.InvalidCursor):
@@ -350,7 +304,7 @@ def test_unknown_sort_rejected(principal: Principal) -> None:
 def test_other_workspace_field_not_sortable(make_principal) -> None:
     first = make_principal()
     second = make_principal()
-    score = _add_field(first, "score", "number")
+    score = add_field(first, "score", "number")
     with pytest.raises(queries.InvalidSort):
         queries.list_profiles(second, sort=score)
 
@@ -358,7 +312,7 @@ def test_other_workspace_field_not_sortable(make_principal) -> None:
 def test_view_hides_other_workspace(make_principal) -> None:
     first = make_principal()
     second = make_principal()
-    _add_profiles(first, [{}, {}])
+    add_profiles(first, [{}, {}])
     with tenant_connection(second.workspace_id) as conn:
         visible = conn.execute(
             text("SELECT count(*) FROM workspace_profiles")
@@ -369,7 +323,7 @@ def test_view_hides_other_workspace(make_principal) -> None:
 
 
 def test_rows_carry_tags(principal: Principal) -> None:
-    (profile_id,) = _add_profiles(principal, [{}])
+    (profile_id,) = add_profiles(principal, [{}])
     with tenant_connection(principal.workspace_id) as conn:
         for name in ("vip", "Alpha"):
             tag_id = conn.execute(
@@ -411,11 +365,11 @@ def _explain(principal: Principal, sort: str) -> str:
 
 
 def test_sort_index_sync_creates_and_drops(principal: Principal) -> None:
-    score = _add_field(principal, "score", "number")
-    _add_field(principal, "plan", "text")
+    score = add_field(principal, "score", "number")
+    add_field(principal, "plan", "text")
     field_id = int(score.removeprefix(columns.FIELD_PREFIX))
     name = sort_indexes.sort_index_name(principal.workspace_id, field_id)
-    _add_profiles(principal, [{"attributes": {"score": n}} for n in range(20)])
+    add_profiles(principal, [{"attributes": {"score": n}} for n in range(20)])
 
     assert sort_indexes.missing_sort_indexes(principal.workspace_id) == [name]
     result = sort_indexes.sync_sort_indexes(principal.workspace_id)
