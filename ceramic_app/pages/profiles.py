@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from ceramic_app.components.bulk_actions import (
+    bulk_dialog,
+    progress_and_result,
+    selection_bar,
+)
 from ceramic_app.components.layout import app_shell, page_header
 from ceramic_app.components.local_time import local_time
 from ceramic_app.state.profiles import ProfilesState, ProfileStubState
@@ -126,8 +131,24 @@ def _cell_content(row: rx.Var, column: rx.Var) -> rx.Component:
     )
 
 
+def _select_cell(row: rx.Var) -> rx.Component:
+    return rx.table.cell(
+        rx.checkbox(
+            checked=ProfilesState.all_matching
+            | ProfilesState.selected_ids.contains(row["id"]),
+            on_change=lambda checked: ProfilesState.toggle_row(row["id"], checked),
+            on_click=rx.stop_propagation,
+            aria_label="Select profile",
+            data_testid="row-select",
+        ),
+        on_click=rx.stop_propagation,
+        width="36px",
+    )
+
+
 def _row(row: rx.Var) -> rx.Component:
     return rx.table.row(
+        _select_cell(row),
         rx.foreach(
             ProfilesState.visible_columns,
             lambda column: rx.table.cell(_cell_content(row, column)),
@@ -178,12 +199,13 @@ def _skeleton_rows() -> rx.Component:
     return rx.foreach(
         list(range(8)),
         lambda _: rx.table.row(
+            rx.table.cell(),
             rx.foreach(
                 ProfilesState.visible_columns,
                 lambda _c: rx.table.cell(
                     rx.skeleton(rx.text("loading"), height="14px")
                 ),
-            )
+            ),
         ),
     )
 
@@ -191,7 +213,19 @@ def _skeleton_rows() -> rx.Component:
 def _table() -> rx.Component:
     return rx.table.root(
         rx.table.header(
-            rx.table.row(rx.foreach(ProfilesState.visible_columns, _header_cell))
+            rx.table.row(
+                rx.table.column_header_cell(
+                    rx.checkbox(
+                        checked=ProfilesState.page_selected
+                        | ProfilesState.all_matching,
+                        on_change=ProfilesState.toggle_page,
+                        aria_label="Select page",
+                        data_testid="page-select",
+                    ),
+                    width="36px",
+                ),
+                rx.foreach(ProfilesState.visible_columns, _header_cell),
+            )
         ),
         rx.table.body(
             rx.cond(
@@ -430,8 +464,11 @@ def profiles_page() -> rx.Component:
             ProfilesState.is_empty_workspace,
             _empty_state(),
             rx.vstack(
+                progress_and_result(),
+                selection_bar(),
                 rx.box(_table(), width="100%", overflow_x="auto"),
                 _pager(),
+                bulk_dialog(),
                 spacing="0",
                 width="100%",
             ),

@@ -737,3 +737,36 @@ OPERATIONS: dict[str, Callable[..., BulkResult]] = {
     "field.set": set_field,
     "delete": delete_profiles,
 }
+
+
+def parse_field_input(field_type: str, raw: str) -> Any:
+    """Turn what a member typed into a value of the field type.
+
+    An empty input means "clear the field" and returns None. Arrays are
+    comma-separated, JSON is parsed as JSON.
+
+    Raises:
+        BulkError: when the text is not a valid value of the type.
+    """
+    typed = raw.strip()
+    if not typed:
+        return None
+    if field_type == "number":
+        try:
+            number = float(typed.replace(",", ""))
+        except ValueError:
+            raise BulkError(f"{typed!r} is not a number") from None
+        return int(number) if number.is_integer() and "." not in typed else number
+    if field_type == "boolean":
+        lowered = typed.lower()
+        if lowered not in ("true", "false", "yes", "no"):
+            raise BulkError(f"{typed!r} is not true or false")
+        return lowered in ("true", "yes")
+    if field_type == "array":
+        return [item.strip() for item in typed.split(",") if item.strip()]
+    if field_type == "json":
+        try:
+            return json.loads(typed)
+        except ValueError as exc:
+            raise BulkError(f"invalid JSON: {exc}") from None
+    return typed

@@ -39,6 +39,7 @@ def _column_view(column: columns.Column) -> dict[str, str]:
         "id": column.id,
         "label": column.label,
         "type": column.type,
+        "key": column.field_key,
         "sortable": "1" if column.sortable else "",
     }
 
@@ -57,6 +58,9 @@ class ProfilesState(AppState):
     has_prev: bool = False
     loading: bool = True
     error: str = ""
+
+    selected_ids: list[str] = []
+    all_matching: bool = False
 
     all_columns: list[dict[str, str]] = []
     visible_ids: list[str] = list(columns.DEFAULT_COLUMNS)
@@ -101,9 +105,22 @@ class ProfilesState(AppState):
         ]
 
     @rx.var
-    def column_count(self) -> int:
-        """Number of table columns, for the width of full-row cells."""
-        return len(self.visible_ids) + 1
+    def page_selected(self) -> bool:
+        """Whether every row of the page is selected."""
+        shown = {r["id"] for r in self.rows}
+        return bool(shown) and shown <= set(self.selected_ids)
+
+    @rx.var
+    def selection_count(self) -> int:
+        """Number of profiles the selection covers."""
+        return self.total if self.all_matching else len(self.selected_ids)
+
+    @rx.var
+    def selection_label(self) -> str:
+        """The selection as shown in the bulk action bar."""
+        if self.all_matching:
+            return f"All {self.total_label} selected"
+        return f"{len(self.selected_ids):,} selected"
 
     # Loading ---------------------------------------------------------------
 
@@ -180,6 +197,8 @@ class ProfilesState(AppState):
     def _show_page(
         self, page: queries.ProfilePage, available: list[columns.Column]
     ) -> None:
+        shown = {str(r.id) for r in page.rows}
+        self.selected_ids = [i for i in self.selected_ids if i in shown]
         self.error = ""
         self.rows = [cells.row_cells(r, available) for r in page.rows]
         self.total = page.total
@@ -212,6 +231,7 @@ class ProfilesState(AppState):
     @rx.event
     async def set_search(self, value: str) -> Any:
         """Filter by e-mail or custom ID prefix, from page 1."""
+        self.all_matching = False
         self.search = str(value)[:MAX_SEARCH_LENGTH]
         self.page_number = 1
         return await self._load()
@@ -247,10 +267,44 @@ class ProfilesState(AppState):
         return await self._load(before=self._prev_cursor)
 
     @rx.event
+    async def reload_current_page(self) -> Any:
+        """Reload the page on screen in place, from the cursor that produced it."""
+        return await self._load(after=self._page_after, before=self._page_before)
+
+    @rx.event
     async def refresh(self) -> Any:
         """Reload the first page (after an import or a retry)."""
         self.page_number = 1
         return await self._load()
+
+    # Selection -------------------------------------------------------------
+
+    @rx.event
+    def toggle_row(self, profile_id: str, checked: bool) -> None:
+        """Select or unselect one row of the page."""
+        profile_id = str(profile_id)
+        self.all_matching = False
+        rest = [i for i in self.selected_ids if i != profile_id]
+        on_page = any(r["id"] == profile_id for r in self.rows)
+        self.selected_ids = [*rest, profile_id] if checked and on_page else rest
+
+    @rx.event
+    def toggle_page(self, checked: bool) -> None:
+        """Select or unselect every row of the page."""
+        self.all_matching = False
+        self.selected_ids = [r["id"] for r in self.rows] if checked else []
+
+    @rx.event
+    def select_all_matching(self) -> None:
+        """Select every profile that matches the search, on every page."""
+        self.selected_ids = [r["id"] for r in self.rows]
+        self.all_matching = True
+
+    @rx.event
+    def clear_selection(self) -> None:
+        """Unselect everything."""
+        self.selected_ids = []
+        self.all_matching = False
 
     # Columns ---------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ceramic_app.profiles import cells, columns, queries
+from ceramic_app.profiles import bulk, cells, columns, queries
 
 
 def _field(field_id: int, key: str, field_type: str) -> columns.Column:
@@ -179,3 +179,30 @@ def test_row_cells_carry_hidden_field_values() -> None:
     assert shown["field:1"] == "3"
     assert shown["field:2"] == "true"
     assert shown["field:3"] == ""
+
+
+@pytest.mark.parametrize(
+    ("field_type", "raw", "expected"),
+    [
+        ("number", " 12 ", 12),
+        ("number", "1,200.5", 1200.5),
+        ("number", "3.0", 3.0),
+        ("boolean", "Yes", True),
+        ("boolean", "false", False),
+        ("array", "a, b,,c ", ["a", "b", "c"]),
+        ("json", '{"a": [1]}', {"a": [1]}),
+        ("text", "  hi ", "hi"),
+        ("date", "2024-02-29", "2024-02-29"),
+        ("number", "   ", None),
+    ],
+)
+def test_parse_field_input(field_type: str, raw: str, expected) -> None:
+    assert bulk.parse_field_input(field_type, raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("field_type", "raw"), [("number", "ten"), ("boolean", "maybe"), ("json", "{")]
+)
+def test_parse_field_input_rejects(field_type: str, raw: str) -> None:
+    with pytest.raises(bulk.BulkError):
+        bulk.parse_field_input(field_type, raw)
