@@ -464,7 +464,6 @@ def profiles_page() -> rx.Component:
             ProfilesState.is_empty_workspace,
             _empty_state(),
             rx.vstack(
-                progress_and_result(),
                 selection_bar(),
                 rx.box(_table(), width="100%", overflow_x="auto"),
                 _pager(),
@@ -474,7 +473,7 @@ def profiles_page() -> rx.Component:
             ),
         ),
     )
-    return app_shell(header, body)
+    return app_shell(header, progress_and_result(), body)
 
 
 def profile_stub_page() -> rx.Component:
