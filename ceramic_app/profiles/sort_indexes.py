@@ -1,10 +1,13 @@
 """Per-field sort indexes, so that sorting by a custom field stays fast.
 
-Each number or date field gets an expression index on its sort expression,
-partial on its workspace. Other field types sort without one (a scan of the
-workspace, fine for small workspaces). Every index slows imports and writes
-to that workspace a little (bench/profiles_table.py measures how much), so
-only the types that members sort by most get one.
+In a workspace of at least MIN_PROFILES profiles, each number or date field
+gets an expression index on its sort expression, partial on its workspace.
+Other field types, and smaller workspaces, sort without one: a sort of
+10,000 rows takes a few milliseconds. Every index slows writes to its
+workspace a little (bench/profiles_table.py measures how much), and every
+partial index on profiles adds planning work to every query on the table,
+so only the types that members sort by most get one, and only where a sort
+without an index would be slow.
 
 Indexes are built with CREATE INDEX CONCURRENTLY, outside any transaction,
 so writes continue while one is built. That needs the table owner, so this
@@ -27,6 +30,7 @@ from ceramic_app.settings import get_settings, to_libpq_url
 logger = logging.getLogger(__name__)
 
 INDEXED_FIELD_TYPES = ("number", "date")
+MIN_PROFILES = 10_000
 _NAME_PREFIX = "profiles_sort_w"
 
 
@@ -51,6 +55,13 @@ def _admin_connect() -> psycopg.Connection:
 
 def _wanted_indexes(conn: psycopg.Connection, workspace_id: int) -> dict[str, str]:
     """Return index name -> field key for the fields that should have one."""
+    profiles = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM profiles WHERE workspace_id = %s"
+        " LIMIT %s) AS sample",
+        (workspace_id, MIN_PROFILES),
+    ).fetchone()[0]
+    if profiles < MIN_PROFILES:
+        return {}
     rows = conn.execute(
         "SELECT id, key FROM custom_fields"
         " WHERE workspace_id = %s AND status = 'active' AND type = ANY(%s)",

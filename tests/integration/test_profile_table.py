@@ -364,12 +364,19 @@ def _explain(principal: Principal, sort: str) -> str:
     return "\n".join(line for (line,) in plan)
 
 
-def test_sort_index_sync_creates_and_drops(principal: Principal) -> None:
+def test_sort_index_sync_creates_and_drops(
+    principal: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sort_indexes, "MIN_PROFILES", 20)
     score = add_field(principal, "score", "number")
     add_field(principal, "plan", "text")
     field_id = int(score.removeprefix(columns.FIELD_PREFIX))
     name = sort_indexes.sort_index_name(principal.workspace_id, field_id)
-    add_profiles(principal, [{"attributes": {"score": n}} for n in range(20)])
+    add_profiles(principal, [{"attributes": {"score": n}} for n in range(19)])
+    assert sort_indexes.missing_sort_indexes(principal.workspace_id) == []
+    add_profiles(
+        principal, [{"email": "last@example.com", "attributes": {"score": 19}}]
+    )
 
     assert sort_indexes.missing_sort_indexes(principal.workspace_id) == [name]
     result = sort_indexes.sync_sort_indexes(principal.workspace_id)
