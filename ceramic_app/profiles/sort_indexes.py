@@ -10,9 +10,9 @@ so only the types that members sort by most get one, and only where a sort
 without an index would be slow.
 
 Indexes are built with CREATE INDEX CONCURRENTLY, outside any transaction,
-so writes continue while one is built. That needs the table owner, so this
-module connects with DATABASE_ADMIN_URL and runs in a worker, never in a
-web request.
+so writes continue while one is built. That needs the table owner, so
+sync_sort_indexes() connects with DATABASE_ADMIN_URL and runs in a worker,
+never in a web request.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
+from sqlalchemy import text
 
+from ceramic_app.db import tenant_connection
 from ceramic_app.profiles.queries import field_sort_expression
 from ceramic_app.queues import get_queue
 from ceramic_app.settings import get_settings, to_libpq_url
@@ -83,11 +85,44 @@ def _existing_indexes(conn: psycopg.Connection, workspace_id: int) -> dict[str, 
 
 
 def missing_sort_indexes(workspace_id: int) -> list[str]:
-    """Return the names of sort indexes that this workspace should have but lacks."""
-    with _admin_connect() as conn:
-        wanted = _wanted_indexes(conn, workspace_id)
-        existing = _existing_indexes(conn, workspace_id)
-    return sorted(name for name in wanted if not existing.get(name, False))
+    """Return the names of sort indexes that this workspace should have but lacks.
+
+    Reads with the app role (catalogs are readable by every role), so web
+    requests can call it; only building an index needs the owner.
+    """
+    workspace_id = int(workspace_id)
+    with tenant_connection(workspace_id) as conn:
+        profiles = conn.execute(
+            text(
+                "SELECT count(*) FROM (SELECT 1 FROM workspace_profiles"
+                " LIMIT :limit) AS sample"
+            ),
+            {"limit": MIN_PROFILES},
+        ).scalar_one()
+        if profiles < MIN_PROFILES:
+            return []
+        field_ids = conn.execute(
+            text(
+                "SELECT id FROM custom_fields"
+                " WHERE status = 'active' AND type = ANY(:types)"
+            ),
+            {"types": list(INDEXED_FIELD_TYPES)},
+        ).scalars()
+        wanted = [sort_index_name(workspace_id, field_id) for field_id in field_ids]
+        if not wanted:
+            return []
+        valid = set(
+            conn.execute(
+                text(
+                    "SELECT c.relname FROM pg_index i"
+                    " JOIN pg_class c ON c.oid = i.indexrelid"
+                    " WHERE i.indrelid = 'profiles'::regclass AND i.indisvalid"
+                    " AND c.relname = ANY(:names)"
+                ),
+                {"names": wanted},
+            ).scalars()
+        )
+    return sorted(name for name in wanted if name not in valid)
 
 
 def sync_sort_indexes(workspace_id: int) -> SyncResult:

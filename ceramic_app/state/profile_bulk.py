@@ -112,35 +112,53 @@ class ProfileBulkState(ProfilesState):
         return None
 
     @rx.event
-    def close_dialog(self) -> None:
+    async def close_dialog(self) -> Any:
         """Close the open dialog without doing anything."""
+        if await self._authorize() is None:
+            return await self._reject()
         self.dialog = ""
+        return None
 
     @rx.event
-    def set_dialog_open(self, is_open: bool) -> None:
+    async def set_dialog_open(self, is_open: bool) -> Any:
         """Close the dialog when the browser closes it (Escape, outside click)."""
+        if await self._authorize() is None:
+            return await self._reject()
         if not is_open:
             self.dialog = ""
+        return None
 
     @rx.event
-    def set_tag_id(self, value: str) -> None:
+    async def set_tag_id(self, value: str) -> Any:
         """Choose the tag to add or remove."""
+        if await self._authorize(Role.MEMBER) is None:
+            return await self._reject()
         self.tag_id = str(value)
+        return None
 
     @rx.event
-    def set_field_id(self, value: str) -> None:
+    async def set_field_id(self, value: str) -> Any:
         """Choose the custom field to set."""
+        if await self._authorize(Role.MEMBER) is None:
+            return await self._reject()
         self.field_id = str(value)
+        return None
 
     @rx.event
-    def set_field_input(self, value: str) -> None:
+    async def set_field_input(self, value: str) -> Any:
         """Store the typed field value."""
+        if await self._authorize(Role.MEMBER) is None:
+            return await self._reject()
         self.field_input = str(value)[:10_000]
+        return None
 
     @rx.event
-    def set_confirmation(self, value: str) -> None:
+    async def set_confirmation(self, value: str) -> Any:
         """Store the typed delete confirmation."""
+        if await self._authorize(Role.ADMIN) is None:
+            return await self._reject()
         self.confirmation = str(value)[:200]
+        return None
 
     def _request(self) -> tuple[str, dict[str, Any], str]:
         """Return (operation kind, params without actor, subject) of the dialog.
@@ -262,7 +280,10 @@ class ProfileBulkState(ProfilesState):
         return ProfilesState.reload_current_page
 
     @rx.event
-    def dismiss_result(self) -> None:
+    async def dismiss_result(self) -> Any:
         """Hide the last result and its undo button."""
+        if await self._authorize() is None:
+            return await self._reject()
         self.result_message = ""
         self.undo_operation_id = 0
+        return None

@@ -280,31 +280,43 @@ class ProfilesState(AppState):
     # Selection -------------------------------------------------------------
 
     @rx.event
-    def toggle_row(self, profile_id: str, checked: bool) -> None:
+    async def toggle_row(self, profile_id: str, checked: bool) -> Any:
         """Select or unselect one row of the page."""
+        if await self._authorize() is None:
+            return await self._reject()
         profile_id = str(profile_id)
         self.all_matching = False
         rest = [i for i in self.selected_ids if i != profile_id]
         on_page = any(r["id"] == profile_id for r in self.rows)
         self.selected_ids = [*rest, profile_id] if checked and on_page else rest
+        return None
 
     @rx.event
-    def toggle_page(self, checked: bool) -> None:
+    async def toggle_page(self, checked: bool) -> Any:
         """Select or unselect every row of the page."""
+        if await self._authorize() is None:
+            return await self._reject()
         self.all_matching = False
         self.selected_ids = [r["id"] for r in self.rows] if checked else []
+        return None
 
     @rx.event
-    def select_all_matching(self) -> None:
+    async def select_all_matching(self) -> Any:
         """Select every profile that matches the search, on every page."""
+        if await self._authorize() is None:
+            return await self._reject()
         self.selected_ids = [r["id"] for r in self.rows]
         self.all_matching = True
+        return None
 
     @rx.event
-    def clear_selection(self) -> None:
+    async def clear_selection(self) -> Any:
         """Unselect everything."""
+        if await self._authorize() is None:
+            return await self._reject()
         self.selected_ids = []
         self.all_matching = False
+        return None
 
     # Columns ---------------------------------------------------------------
 
@@ -344,9 +356,12 @@ class ProfilesState(AppState):
         return None
 
     @rx.event
-    def set_column_filter(self, value: str) -> None:
+    async def set_column_filter(self, value: str) -> Any:
         """Filter the popover's hidden columns by label."""
+        if await self._authorize() is None:
+            return await self._reject()
         self.column_filter = str(value)[:100]
+        return None
 
     # Live updates ----------------------------------------------------------
 
