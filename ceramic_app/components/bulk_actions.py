@@ -21,7 +21,7 @@ def _action_button(label: str, icon: str, kind: str, **props) -> rx.Component:
 
 
 def selection_bar() -> rx.Component:
-    """The bar above the table while rows are selected."""
+    """Render the selection count and bulk actions while rows are selected."""
     select_all = rx.cond(
         ProfilesState.page_selected
         & ~ProfilesState.all_matching
@@ -85,7 +85,7 @@ def selection_bar() -> rx.Component:
 
 
 def progress_and_result() -> rx.Component:
-    """Progress of a running bulk change, then its result with undo."""
+    """Render the progress of a running bulk change, then its result and undo."""
     return rx.cond(
         ProfileBulkState.running,
         rx.hstack(
@@ -205,7 +205,7 @@ def _delete_inputs() -> rx.Component:
 
 
 def bulk_dialog() -> rx.Component:
-    """The dialog of the bulk action being prepared."""
+    """Render the dialog of the bulk action being prepared."""
     apply_disabled = ProfileBulkState.running | (
         (ProfileBulkState.dialog == "delete")
         & (

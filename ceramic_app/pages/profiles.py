@@ -445,7 +445,7 @@ def _search_box() -> rx.Component:
 
 
 def profiles_page() -> rx.Component:
-    """The profiles list."""
+    """Render the profiles list with its header, bulk actions and pager."""
     header = page_header(
         "Profiles",
         "Every customer in this workspace, one record each.",
@@ -477,7 +477,7 @@ def profiles_page() -> rx.Component:
 
 
 def profile_stub_page() -> rx.Component:
-    """A placeholder profile page with the e-mail and a way back."""
+    """Render a placeholder profile page with the e-mail and a way back."""
     header = page_header(
         "Profile",
         rx.link("← All profiles", href="/profiles", size="2"),

@@ -13,8 +13,8 @@ from typing import Any
 from ceramic_app.profiles.columns import Column
 from ceramic_app.profiles.queries import ProfileRow
 
-# Longest text kept per cell, in characters; the cell truncates it visually
-# and its title shows this much on hover.
+# Maximum text per cell, in characters. The cell truncates it visually, and
+# its title shows all of it on hover.
 MAX_CELL_CHARS = 1_000
 # JSON values are shown compact and cut to this many characters.
 MAX_JSON_CHARS = 300

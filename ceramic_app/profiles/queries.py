@@ -43,7 +43,7 @@ class InvalidSort(ValueError):
 
 @dataclass(frozen=True)
 class SortKey:
-    """How one column sorts: a never-NULL SQL expression and its cursor type.
+    """Sort rule of one column: a never-NULL SQL expression and its cursor type.
 
     expression is written over the alias p. cursor_type is the SQL type that
     the cursor's text form is cast back to for the keyset comparison.

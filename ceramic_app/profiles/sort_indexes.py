@@ -4,10 +4,10 @@ In a workspace of at least MIN_PROFILES profiles, each number or date field
 gets an expression index on its sort expression, partial on its workspace.
 Other field types, and smaller workspaces, sort without one: a sort of
 10,000 rows takes a few milliseconds. Every index slows writes to its
-workspace a little (bench/profiles_table.py measures how much), and every
-partial index on profiles adds planning work to every query on the table,
-so only the types that members sort by most get one, and only where a sort
-without an index would be slow.
+workspace a little (bench/profiles_table.py measures how much). Every
+partial index on profiles also adds planning work to every query on the
+table. So only the types that members sort by most get one, and only where
+a sort without an index would be slow.
 
 Indexes are built with CREATE INDEX CONCURRENTLY, outside any transaction,
 so writes continue while one is built. That needs the table owner, so
@@ -55,7 +55,7 @@ def _admin_connect() -> psycopg.Connection:
     )
 
 
-def _wanted_indexes(conn: psycopg.Connection, workspace_id: int) -> dict[str, str]:
+def _required_indexes(conn: psycopg.Connection, workspace_id: int) -> dict[str, str]:
     """Return index name -> field key for the fields that should have one."""
     profiles = conn.execute(
         "SELECT count(*) FROM (SELECT 1 FROM profiles WHERE workspace_id = %s"
@@ -108,8 +108,8 @@ def missing_sort_indexes(workspace_id: int) -> list[str]:
             ),
             {"types": list(INDEXED_FIELD_TYPES)},
         ).scalars()
-        wanted = [sort_index_name(workspace_id, field_id) for field_id in field_ids]
-        if not wanted:
+        required = [sort_index_name(workspace_id, field_id) for field_id in field_ids]
+        if not required:
             return []
         valid = set(
             conn.execute(
@@ -119,10 +119,10 @@ def missing_sort_indexes(workspace_id: int) -> list[str]:
                     " WHERE i.indrelid = 'profiles'::regclass AND i.indisvalid"
                     " AND c.relname = ANY(:names)"
                 ),
-                {"names": wanted},
+                {"names": required},
             ).scalars()
         )
-    return sorted(name for name in wanted if name not in valid)
+    return sorted(name for name in required if name not in valid)
 
 
 def sync_sort_indexes(workspace_id: int) -> SyncResult:
@@ -134,19 +134,19 @@ def sync_sort_indexes(workspace_id: int) -> SyncResult:
     workspace_id = int(workspace_id)
     result = SyncResult()
     with _admin_connect() as conn:
-        wanted = _wanted_indexes(conn, workspace_id)
+        required = _required_indexes(conn, workspace_id)
         existing = _existing_indexes(conn, workspace_id)
         for name, valid in existing.items():
-            if name in wanted and valid:
+            if name in required and valid:
                 continue
             conn.execute(
                 sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
                     sql.Identifier(name)
                 )
             )
-            if name not in wanted:
+            if name not in required:
                 result.dropped.append(name)
-        for name, key in wanted.items():
+        for name, key in required.items():
             if existing.get(name, False):
                 continue
             expression = field_sort_expression(key, table_alias="")
@@ -172,10 +172,11 @@ def sync_sort_indexes(workspace_id: int) -> SyncResult:
 
 
 def enqueue_sort_index_sync(workspace_id: int) -> None:
-    """Queue sync_sort_indexes for a workspace, at most once at a time.
+    """Queue sync_sort_indexes for a workspace unless one is queued or running.
 
-    The job id is fixed per workspace, so a sync that is already queued is
-    not queued twice.
+    The job id is fixed per workspace. NOTE: two callers racing between the
+    status check and the enqueue can still queue it twice, which is harmless
+    because a sync is idempotent.
     """
     queue = get_queue()
     job_id = f"sort-indexes-{int(workspace_id)}"
