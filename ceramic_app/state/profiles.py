@@ -386,13 +386,19 @@ class ProfilesState(AppState):
             )
 
     async def _reload_rows(self, principal: Any, profile_ids: list[int]) -> None:
-        """Replace the shown rows of these profiles with fresh values."""
+        """Replace the shown rows of these profiles with fresh values.
+
+        A profile that no longer exists is removed from the page.
+        """
         fresh = await run_sync(queries.get_profile_rows, principal, profile_ids)
         available, _ = await run_sync(columns.load_visible_columns, principal)
         by_id = {str(r.id): cells.row_cells(r, available) for r in fresh}
+        gone = {str(i) for i in profile_ids} - set(by_id)
         async with self:
-            if self._listener_token and by_id:
-                self.rows = [by_id.get(r["id"], r) for r in self.rows]
+            if self._listener_token:
+                self.rows = [
+                    by_id.get(r["id"], r) for r in self.rows if r["id"] not in gone
+                ]
 
     async def _reload_page(self, principal: Any) -> None:
         async with self:
