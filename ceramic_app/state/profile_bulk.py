@@ -34,16 +34,21 @@ def _tag_options(workspace_id: int) -> list[dict[str, str]]:
         return [{"id": str(tag_id), "name": name} for tag_id, name in rows]
 
 
+def _count(number: int) -> str:
+    return f"{number:,} profile" if number == 1 else f"{number:,} profiles"
+
+
 def _summary(kind: str, result: bulk.BulkResult, subject: str) -> str:
+    changed = _count(result.changed)
     if kind == "tags.add":
-        return f"Tag {subject} added to {result.changed:,} profiles."
+        return f"Tag {subject} added to {changed}."
     if kind == "tags.remove":
-        return f"Tag {subject} removed from {result.changed:,} profiles."
+        return f"Tag {subject} removed from {changed}."
     if kind == "field.set":
-        return f"{subject} set on {result.changed:,} profiles."
+        return f"{subject} set on {changed}."
     if kind == "undo":
-        return f"Undone on {result.changed:,} profiles."
-    return f"{result.changed:,} profiles deleted."
+        return f"Undone on {changed}."
+    return f"{changed} deleted."
 
 
 class ProfileBulkState(ProfilesState):

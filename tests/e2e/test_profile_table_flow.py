@@ -225,6 +225,12 @@ def test_change_elsewhere_shows_live(page: Page, app_url: str) -> None:
     live.publish(workspace_id, "profiles.changed", count=1)
     expect(page.get_by_test_id("profile-row")).to_have_count(3, timeout=3000)
 
+    with tenant_connection(workspace_id) as conn:
+        conn.execute(text("DELETE FROM profiles WHERE id = :id"), {"id": ids[1]})
+    live.publish(workspace_id, "profile.changed", profile_id=ids[1])
+    expect(page.get_by_test_id("profile-row")).to_have_count(2, timeout=3000)
+    expect(page.get_by_text("person1@example.com")).to_have_count(0)
+
 
 def test_bulk_tag_then_undo(page: Page, app_url: str) -> None:
     owner = sign_up(page, app_url, "bulk")
@@ -259,6 +265,29 @@ def test_bulk_tag_then_undo(page: Page, app_url: str) -> None:
     expect(page.get_by_test_id("bulk-result")).to_have_text("Undone on 2 profiles.")
     for index in range(3):
         expect(rows.nth(index)).not_to_contain_text("vip")
+
+
+def test_bulk_set_field_then_undo(page: Page, app_url: str) -> None:
+    owner = sign_up(page, app_url, "setfield")
+    score_column, _ = _seed(_workspace_id(owner), [1, 2])
+    page.reload()
+    _open_columns(page)
+    page.get_by_test_id(f"column-toggle-{score_column}").click()
+    _close_columns(page)
+    rows = page.get_by_test_id("profile-row")
+    score_cells = rows.locator("td:last-child")
+    expect(score_cells).to_have_text(["1", "2"])
+
+    rows.nth(1).get_by_test_id("row-select").click()
+    page.get_by_test_id("bulk-field-set").click()
+    page.get_by_test_id("bulk-field-value").fill("42.5")
+    page.get_by_test_id("bulk-apply").click()
+    expect(page.get_by_test_id("bulk-result")).to_have_text("Score set on 1 profile.")
+    expect(score_cells).to_have_text(["1", "42.5"])
+
+    page.get_by_test_id("bulk-undo").click()
+    expect(page.get_by_test_id("bulk-result")).to_have_text("Undone on 1 profile.")
+    expect(score_cells).to_have_text(["1", "2"])
 
 
 def test_bulk_delete_needs_confirmation(page: Page, app_url: str) -> None:
