@@ -38,6 +38,9 @@ ProgressCallback = Callable[[int, int], None]
 """Called after each batch with (profiles done, profiles in the selection)."""
 
 UNDOABLE_KINDS = ("tags.add", "tags.remove", "field.set")
+# Undo data older than this is deleted after each bulk operation, because a
+# large operation stores one row per changed profile.
+UNDO_RETENTION_DAYS = 7
 
 
 class BulkError(ValueError):
@@ -278,6 +281,7 @@ def _run(
         _finish_operation(workspace_id, actor, result, selection, status="failed")
         raise
     _finish_operation(workspace_id, actor, result, selection)
+    prune_undo_items(workspace_id)
     logger.info(
         "bulk %s %s in workspace %s changed %s of %s profiles",
         kind,
@@ -558,12 +562,29 @@ def delete_profiles(
 # Undo ----------------------------------------------------------------------
 
 
+def prune_undo_items(workspace_id: int) -> int:
+    """Delete undo data older than UNDO_RETENTION_DAYS; return the rows deleted."""
+    with tenant_connection(workspace_id) as conn:
+        return conn.execute(
+            text(
+                "DELETE FROM bulk_undo_items i USING bulk_operations o"
+                " WHERE o.workspace_id = i.workspace_id AND o.id = i.operation_id"
+                "   AND o.created_at < now() - make_interval(days => :days)"
+            ),
+            {"days": UNDO_RETENTION_DAYS},
+        ).rowcount
+
+
 def undo_blocker(workspace_id: int, operation_id: int) -> str | None:
     """Return why an operation cannot be undone, or None when it can."""
     with tenant_connection(workspace_id) as conn:
         row = conn.execute(
-            text("SELECT kind, status FROM bulk_operations WHERE id = :id"),
-            {"id": operation_id},
+            text(
+                "SELECT kind, status, changed_count,"
+                " created_at < now() - make_interval(days => :days) AS expired"
+                " FROM bulk_operations WHERE id = :id"
+            ),
+            {"id": operation_id, "days": UNDO_RETENTION_DAYS},
         ).first()
         if row is None:
             return f"bulk operation {operation_id} not found"
@@ -573,6 +594,8 @@ def undo_blocker(workspace_id: int, operation_id: int) -> str | None:
             return "this change was already undone"
         if row.status != "completed":
             return f"this change is {row.status}, so it cannot be undone"
+        if row.expired:
+            return f"changes older than {UNDO_RETENTION_DAYS} days cannot be undone"
         changed_since = conn.execute(
             text(
                 "SELECT count(*) FROM bulk_undo_items i"

@@ -300,3 +300,26 @@ def test_selection_rejects_bad_ids() -> None:
     selection = bulk.Selection.from_params({"ids": ["3", 1, 3], "search": "a"})
     assert selection.ids == (1, 3)
     assert bulk.Selection.from_params(selection.to_params()) == selection
+
+
+def test_undo_data_expires(principal: Principal) -> None:
+    (profile_id,) = add_profiles(principal, [{}])
+    vip = _tag(principal, "vip")
+    old = bulk.add_tags(
+        principal.workspace_id,
+        bulk.Selection(ids=(profile_id,)),
+        _params(principal, tag_ids=[vip]),
+    )
+    with tenant_connection(principal.workspace_id) as conn:
+        conn.execute(
+            text(
+                "UPDATE bulk_operations SET created_at = now() - interval '8 days'"
+                " WHERE id = :id"
+            ),
+            {"id": old.operation_id},
+        )
+    assert bulk.prune_undo_items(principal.workspace_id) == 1
+    assert bulk.undo_blocker(principal.workspace_id, old.operation_id) == (
+        "changes older than 7 days cannot be undone"
+    )
+    assert bulk.prune_undo_items(principal.workspace_id) == 0
