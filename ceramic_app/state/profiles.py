@@ -411,13 +411,15 @@ class ProfilesState(AppState):
             if self._listener_token:
                 self._show_page(page, available)
 
-    @rx.event(background=True)
+    @rx.event(background=True, supersedes=True)
     async def listen_live(self) -> None:
         """Apply changes made elsewhere to the shown rows, as they happen.
 
         Started by on_load; Reflex cancels it when the browser leaves the
-        page. A newer listener of the same state (after a reconnect or a
-        second on_load) replaces the token, and the older one then stops.
+        page. Two guards keep one listener per browser tab after a reconnect
+        or a second on_load: supersedes=True makes Reflex cancel the older
+        invocation, and the older one also stops once a newer one replaced
+        _listener_token.
         """
         token = uuid.uuid4().hex
         async with self:
@@ -426,6 +428,7 @@ class ProfilesState(AppState):
                 return
             self._listener_token = token
         workspace_id = principal.workspace_id
+        logger.info("live listener %s started for workspace %s", token, workspace_id)
         last_refresh = 0.0
         refresh_pending = False
         last_session_check = time.monotonic()
@@ -459,6 +462,7 @@ class ProfilesState(AppState):
         except Exception:
             logger.exception("live listener of workspace %s failed", workspace_id)
         finally:
+            logger.info("live listener %s stopped", token)
             async with self:
                 if self._listener_token == token:
                     self._listener_token = ""
