@@ -111,11 +111,6 @@ class ProfilesState(AppState):
         return bool(shown) and shown <= set(self.selected_ids)
 
     @rx.var
-    def selection_count(self) -> int:
-        """Number of profiles the selection covers."""
-        return self.total if self.all_matching else len(self.selected_ids)
-
-    @rx.var
     def selection_label(self) -> str:
         """The selection as shown in the bulk action bar."""
         if self.all_matching:
