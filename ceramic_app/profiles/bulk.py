@@ -183,8 +183,26 @@ def _batches(workspace_id: int, selection: Selection) -> Iterator[list[int]]:
 def _start_operation(
     workspace_id: int, kind: str, actor: Principal, params: dict[str, Any]
 ) -> int:
+    """Insert a running operation, or resume the one of the same job.
+
+    A job runner that runs a job again after a crash passes the same
+    params["job_id"], so the earlier attempt's undo data and counts stay
+    with one operation.
+    """
     stored = {k: v for k, v in params.items() if k != "actor"}
     with tenant_connection(workspace_id) as conn:
+        if params.get("job_id") is not None:
+            resumed = conn.execute(
+                text(
+                    "UPDATE bulk_operations SET status = 'running', finished_at = NULL"
+                    " WHERE kind = :kind AND params ->> 'job_id' = :job"
+                    "   AND status IN ('running', 'failed')"
+                    " RETURNING id"
+                ),
+                {"kind": kind, "job": str(params["job_id"])},
+            ).scalar()
+            if resumed is not None:
+                return int(resumed)
         return int(
             conn.execute(
                 text(
@@ -202,6 +220,19 @@ def _start_operation(
         )
 
 
+def _count_batch(
+    conn: Connection, operation_id: int, selected: int, changed: int
+) -> None:
+    """Add one batch's counts, in the batch's own transaction."""
+    conn.execute(
+        text(
+            "UPDATE bulk_operations SET profile_count = profile_count + :selected,"
+            " changed_count = changed_count + :changed WHERE id = :id"
+        ),
+        {"selected": selected, "changed": changed, "id": operation_id},
+    )
+
+
 def _finish_operation(
     workspace_id: int,
     actor: Principal,
@@ -210,19 +241,15 @@ def _finish_operation(
     status: str = "completed",
 ) -> None:
     with tenant_connection(workspace_id) as conn:
-        conn.execute(
+        # The stored counts include earlier attempts of the same job.
+        counts = conn.execute(
             text(
-                "UPDATE bulk_operations SET status = :status, finished_at = now(),"
-                " profile_count = :selected, changed_count = :changed"
-                " WHERE id = :id"
+                "UPDATE bulk_operations SET status = :status, finished_at = now()"
+                " WHERE id = :id RETURNING profile_count, changed_count"
             ),
-            {
-                "status": status,
-                "selected": result.selected,
-                "changed": result.changed,
-                "id": result.operation_id,
-            },
-        )
+            {"status": status, "id": result.operation_id},
+        ).one()
+        result.selected, result.changed = int(counts[0]), int(counts[1])
         audit.record(
             conn,
             actor,
@@ -265,7 +292,9 @@ def _run(
     try:
         for ids in _batches(workspace_id, selection):
             with tenant_connection(workspace_id) as conn:
-                result.changed += apply_batch(conn, operation_id, ids)
+                changed = apply_batch(conn, operation_id, ids)
+                _count_batch(conn, operation_id, len(ids), changed)
+            result.changed += changed
             result.selected += len(ids)
             live.publish(workspace_id, "profiles.changed", count=len(ids))
             if progress_callback:
@@ -592,8 +621,8 @@ def undo_blocker(workspace_id: int, operation_id: int) -> str | None:
             return f"a {row.kind} operation cannot be undone"
         if row.status == "undone":
             return "this change was already undone"
-        if row.status != "completed":
-            return f"this change is {row.status}, so it cannot be undone"
+        if row.status == "running":
+            return "this change is still running; undo it when it has finished"
         if row.expired:
             return f"changes older than {UNDO_RETENTION_DAYS} days cannot be undone"
         changed_since = conn.execute(
@@ -688,7 +717,10 @@ def undo_operation(
             {"id": operation_id},
         ).scalar_one()
     undo_id = _start_operation(
-        workspace_id, "undo", actor, {"operation_id": operation_id}
+        workspace_id,
+        "undo",
+        actor,
+        {"operation_id": operation_id, "job_id": params.get("job_id")},
     )
     result = BulkResult(undo_id, "undo", details={"undone_operation": operation_id})
     # Each batch locks its unchanged profiles, reverts them and bumps
@@ -722,7 +754,7 @@ def undo_operation(
             )
             if not ids:
                 break
-            result.changed += conn.execute(
+            reverted = conn.execute(
                 statement,
                 {
                     "ws": workspace_id,
@@ -732,6 +764,8 @@ def undo_operation(
                     "key": key,
                 },
             ).scalar_one()
+            _count_batch(conn, undo_id, len(ids), reverted)
+            result.changed += reverted
         result.selected += len(ids)
         last_id = ids[-1]
         live.publish(workspace_id, "profiles.changed", count=len(ids))
@@ -760,6 +794,52 @@ OPERATIONS: dict[str, Callable[..., BulkResult]] = {
     "field.set": set_field,
     "delete": delete_profiles,
 }
+
+
+def job_params(
+    principal: Principal, operation: str, selection: Selection, **params: Any
+) -> dict[str, Any]:
+    """Return the JSON parameters of a bulk job for run_job()."""
+    if operation not in OPERATIONS and operation != "undo":
+        raise BulkError(f"unknown bulk operation {operation!r}")
+    return {
+        "operation": operation,
+        "selection": selection.to_params(),
+        "params": {**params, "actor": actor_params(principal)},
+    }
+
+
+def run_job(
+    workspace_id: int,
+    job_id: int,
+    parameters: dict[str, Any],
+    progress_callback: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run a bulk job built by job_params(); return its JSON-ready result.
+
+    Safe to call again for the same job_id after a crash: tag and field
+    operations skip profiles that already have the change, deletions skip
+    deleted profiles, and the counts and undo data stay with one operation.
+    """
+    operation = str(parameters.get("operation", ""))
+    params = {**dict(parameters.get("params") or {}), "job_id": int(job_id)}
+    if operation == "undo":
+        result = undo_operation(
+            workspace_id, int(params.get("operation_id", 0)), params, progress_callback
+        )
+    elif operation in OPERATIONS:
+        selection = Selection.from_params(dict(parameters.get("selection") or {}))
+        result = OPERATIONS[operation](
+            workspace_id, selection, params, progress_callback
+        )
+    else:
+        raise BulkError(f"unknown bulk operation {operation!r}")
+    return {
+        "operation_id": result.operation_id,
+        "kind": result.kind,
+        "selected": result.selected,
+        "changed": result.changed,
+    }
 
 
 def parse_field_input(field_type: str, raw: str) -> Any:

@@ -323,3 +323,53 @@ def test_undo_data_expires(principal: Principal) -> None:
         "changes older than 7 days cannot be undone"
     )
     assert bulk.prune_undo_items(principal.workspace_id) == 0
+
+
+def test_job_resumes_after_crash(
+    principal: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "BATCH_SIZE", 2)
+    ids = add_profiles(principal, [{} for _ in range(5)])
+    vip = _tag(principal, "vip")
+    parameters = bulk.job_params(
+        principal, "tags.add", bulk.Selection(all_matching=True), tag_ids=[vip]
+    )
+    calls: list[tuple[int, int]] = []
+
+    def crash_after_first_batch(done: int, total: int) -> None:
+        calls.append((done, total))
+        if done == 2:
+            raise RuntimeError("worker lost")
+
+    with pytest.raises(RuntimeError, match="worker lost"):
+        bulk.run_job(principal.workspace_id, 77, parameters, crash_after_first_batch)
+    assert set(_tags_of(principal)) == set(ids[:2])
+
+    result = bulk.run_job(principal.workspace_id, 77, parameters)
+    assert result["changed"] == 5
+    assert set(_tags_of(principal)) == set(ids)
+    with tenant_connection(principal.workspace_id) as conn:
+        operations = conn.execute(
+            text("SELECT status, changed_count FROM bulk_operations")
+        ).all()
+    assert operations == [("completed", 5)]
+
+    undo = bulk.run_job(
+        principal.workspace_id,
+        78,
+        bulk.job_params(
+            principal,
+            "undo",
+            bulk.Selection(),
+            operation_id=result["operation_id"],
+        ),
+    )
+    assert undo["changed"] == 5
+    assert _tags_of(principal) == {}
+
+
+def test_job_rejects_unknown_operation(principal: Principal) -> None:
+    with pytest.raises(bulk.BulkError, match="unknown bulk operation 'merge'"):
+        bulk.job_params(principal, "merge", bulk.Selection())
+    with pytest.raises(bulk.BulkError, match="unknown bulk operation"):
+        bulk.run_job(principal.workspace_id, 1, {"operation": "merge"})
