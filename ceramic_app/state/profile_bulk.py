@@ -208,6 +208,11 @@ class ProfileBulkState(ProfilesState):
                 kind, params, subject = self._request()
                 selection = self._selection()
             except bulk.BulkError as exc:
+                logger.info(
+                    "bulk request rejected in workspace %s: %s",
+                    principal.workspace_id,
+                    exc,
+                )
                 self.dialog_error = str(exc)
                 return None
             params["actor"] = bulk.actor_params(principal)
@@ -270,6 +275,9 @@ class ProfileBulkState(ProfilesState):
             try:
                 result = task.result()
             except bulk.BulkError as exc:
+                logger.info(
+                    "bulk %s rejected in workspace %s: %s", kind, workspace_id, exc
+                )
                 self.result_message = ""
                 return rx.toast.error(str(exc))
             except Exception:
