@@ -152,7 +152,10 @@ class ProfilesState(AppState):
         try:
             available, visible = await run_sync(columns.load_visible_columns, principal)
             page = await self._fetch_page(principal, after, before)
-        except queries.InvalidSort:
+        except queries.InvalidSort as exc:
+            logger.info(
+                "sort reset to Created in workspace %s: %s", principal.workspace_id, exc
+            )
             self.sort, self.descending = "created_at", True
             self.page_number, after, before = 1, None, None
             page = await self._fetch_page(principal, None, None)
@@ -324,6 +327,9 @@ class ProfilesState(AppState):
                 columns.save_visible_columns, principal, column_ids
             )
         except columns.InvalidColumns as exc:
+            logger.info(
+                "column preference of user %s rejected: %s", principal.user_id, exc
+            )
             return rx.toast.error(str(exc))
         return None
 
