@@ -7,10 +7,10 @@ import reflex as rx
 from ceramic_app.api import build_api
 from ceramic_app.logs import configure_logging
 from ceramic_app.pages.auth import sign_in_page, sign_up_page
-from ceramic_app.pages.profiles import profiles_page
+from ceramic_app.pages.profiles import profile_stub_page, profiles_page
 from ceramic_app.state.auth import AuthFormState
 from ceramic_app.state.base import AppState
-from ceramic_app.state.profiles import ProfilesState
+from ceramic_app.state.profiles import ProfilesState, ProfileStubState
 
 configure_logging()
 
@@ -45,6 +45,17 @@ app.add_page(
 app.add_page(
     profiles_page,
     route="/profiles",
-    on_load=[AppState.require_session, ProfilesState.load_page],
+    on_load=[
+        AppState.require_session,
+        ProfilesState.load_page,
+        ProfilesState.listen_live,
+        ProfilesState.ensure_sort_indexes,
+    ],
     title="Profiles · CeramicCRM",
+)
+app.add_page(
+    profile_stub_page,
+    route="/profiles/[profile_id]",
+    on_load=ProfileStubState.load_profile,
+    title="Profile · CeramicCRM",
 )

@@ -1,49 +1,197 @@
-"""The profiles page: search, a keyset-paginated table and the way to import."""
+"""The profiles page: search, configurable columns and a keyset-paginated table."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from ceramic_app.components.bulk_actions import (
+    bulk_dialog,
+    progress_and_result,
+    selection_bar,
+)
 from ceramic_app.components.layout import app_shell, page_header
-from ceramic_app.state.profiles import ProfilesState
+from ceramic_app.components.local_time import local_time
+from ceramic_app.state.profiles import ProfilesState, ProfileStubState
 
-COLUMNS = [
-    ("Email", "email"),
-    ("Custom ID", "custom_id"),
-    ("Created", "created_at"),
-    ("Updated", "updated_at"),
-]
+# Moves focus between rows with j/k or the arrow keys and opens the focused
+# row with Enter. It runs in the browser, so moving costs no server event.
+# Typing in an input, a text area or a dialog is left alone.
+_KEYBOARD_JS = """
+if (!window.__ceramicRowKeys) {
+  window.__ceramicRowKeys = true;
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    if (target.closest && target.closest("input, textarea, select, [role=dialog]")) return;
+    const rows = Array.from(document.querySelectorAll("[data-testid=profile-row]"));
+    if (!rows.length) return;
+    const index = rows.indexOf(document.activeElement);
+    let next = null;
+    if (event.key === "ArrowDown" || event.key === "j") {
+      next = rows[Math.min(index + 1, rows.length - 1)];
+    } else if (event.key === "ArrowUp" || event.key === "k") {
+      next = rows[Math.max(index - 1, 0)];
+    } else if (event.key === "Enter" && index >= 0) {
+      event.preventDefault();
+      rows[index].click();
+      return;
+    }
+    if (next) {
+      event.preventDefault();
+      next.focus();
+      next.scrollIntoView({block: "nearest"});
+    }
+  });
+}
+"""
+
+_TRUNCATE = {
+    "max_width": "280px",
+    "overflow": "hidden",
+    "text_overflow": "ellipsis",
+    "white_space": "nowrap",
+}
 
 
-def _date_cell(value: rx.Var) -> rx.Component:
+def _dash() -> rx.Component:
+    return rx.text("—", color_scheme="gray")
+
+
+def _chips(values: rx.Var) -> rx.Component:
+    return rx.cond(
+        values.length() > 0,
+        rx.hstack(
+            rx.foreach(
+                values,
+                lambda item: rx.badge(item, variant="soft", radius="full", size="1"),
+            ),
+            spacing="1",
+            wrap="nowrap",
+            overflow="hidden",
+            max_width="280px",
+        ),
+        _dash(),
+    )
+
+
+def _boolean(value: rx.Var) -> rx.Component:
+    return rx.match(
+        value,
+        ("true", rx.icon("circle-check", size=16, color="var(--grass-10)")),
+        ("false", rx.icon("circle-x", size=16, color="var(--gray-9)")),
+        _dash(),
+    )
+
+
+def _text(value: rx.Var, **props) -> rx.Component:
+    return rx.cond(
+        value != "",
+        rx.text(value, title=value, size="2", **_TRUNCATE, **props),
+        _dash(),
+    )
+
+
+def _cell_content(row: rx.Var, column: rx.Var) -> rx.Component:
+    value = row[column["id"]]
+    return rx.match(
+        column["type"],
+        (
+            "datetime",
+            rx.text(
+                local_time(value=value.to(str), mode="datetime"),
+                title=value.to(str),
+                size="2",
+                color="var(--gray-11)",
+                white_space="nowrap",
+            ),
+        ),
+        (
+            "date",
+            rx.cond(
+                value.to(str) != "",
+                rx.text(
+                    local_time(value=value.to(str), mode="date"),
+                    title=value.to(str),
+                    size="2",
+                    white_space="nowrap",
+                ),
+                _dash(),
+            ),
+        ),
+        ("boolean", _boolean(value.to(str))),
+        ("array", _chips(value.to(list[str]))),
+        ("tags", _chips(value.to(list[str]))),
+        ("number", _text(value.to(str), font_variant_numeric="tabular-nums")),
+        ("json", _text(value.to(str), font_family="var(--code-font-family)")),
+        rx.cond(
+            column["id"] == "email",
+            _text(value.to(str), weight="medium", color="var(--accent-11)"),
+            _text(value.to(str)),
+        ),
+    )
+
+
+def _select_cell(row: rx.Var) -> rx.Component:
     return rx.table.cell(
-        rx.moment(value, format="MMM D, YYYY, HH:mm", local=True),
-        white_space="nowrap",
-        color="var(--gray-11)",
+        rx.checkbox(
+            checked=ProfilesState.all_matching
+            | ProfilesState.selected_ids.contains(row["id"]),
+            on_change=lambda checked: ProfilesState.toggle_row(row["id"], checked),
+            on_click=rx.stop_propagation,
+            aria_label="Select profile",
+            data_testid="row-select",
+        ),
+        on_click=rx.stop_propagation,
+        width="36px",
     )
 
 
 def _row(row: rx.Var) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(
-            rx.link(row["email"], href="/profiles/" + row["id"], weight="medium"),
-            max_width="360px",
-            overflow="hidden",
-            text_overflow="ellipsis",
-            white_space="nowrap",
-            title=row["email"],
+        _select_cell(row),
+        rx.foreach(
+            ProfilesState.visible_columns,
+            lambda column: rx.table.cell(_cell_content(row, column)),
         ),
-        rx.table.cell(
-            rx.cond(
-                row["custom_id"] != "",
-                rx.code(row["custom_id"], variant="ghost"),
-                rx.text("—", color_scheme="gray"),
-            )
-        ),
-        _date_cell(row["created_at"]),
-        _date_cell(row["updated_at"]),
+        on_click=rx.redirect("/profiles/" + row["id"].to(str)),
+        tab_index=0,
+        cursor="pointer",
         data_testid="profile-row",
+        data_profile_id=row["id"].to(str),
         _hover={"background": "var(--gray-a2)"},
+        _focus={"outline": "2px solid var(--accent-8)", "outline_offset": "-2px"},
+    )
+
+
+def _sort_icon(column: rx.Var) -> rx.Component:
+    return rx.cond(
+        ProfilesState.sort == column["id"],
+        rx.icon(
+            rx.cond(ProfilesState.descending, "arrow-down", "arrow-up"),
+            size=14,
+        ),
+        rx.fragment(),
+    )
+
+
+def _header_cell(column: rx.Var) -> rx.Component:
+    return rx.table.column_header_cell(
+        rx.cond(
+            column["sortable"] != "",
+            rx.button(
+                column["label"],
+                _sort_icon(column),
+                on_click=ProfilesState.sort_by(column["id"]),
+                variant="ghost",
+                color_scheme="gray",
+                size="1",
+                data_testid="sort-" + column["id"].to(str),
+            ),
+            rx.text(column["label"], size="2"),
+        ),
+        white_space="nowrap",
+        data_testid="column-header",
+        data_column_id=column["id"],
     )
 
 
@@ -51,10 +199,13 @@ def _skeleton_rows() -> rx.Component:
     return rx.foreach(
         list(range(8)),
         lambda _: rx.table.row(
-            *[
-                rx.table.cell(rx.skeleton(rx.text("loading"), height="14px"))
-                for _ in COLUMNS
-            ]
+            rx.table.cell(),
+            rx.foreach(
+                ProfilesState.visible_columns,
+                lambda _c: rx.table.cell(
+                    rx.skeleton(rx.text("loading"), height="14px")
+                ),
+            ),
         ),
     )
 
@@ -62,7 +213,19 @@ def _skeleton_rows() -> rx.Component:
 def _table() -> rx.Component:
     return rx.table.root(
         rx.table.header(
-            rx.table.row(*[rx.table.column_header_cell(label) for label, _ in COLUMNS])
+            rx.table.row(
+                rx.table.column_header_cell(
+                    rx.checkbox(
+                        checked=ProfilesState.page_selected
+                        | ProfilesState.all_matching,
+                        on_change=ProfilesState.toggle_page,
+                        aria_label="Select page",
+                        data_testid="page-select",
+                    ),
+                    width="36px",
+                ),
+                rx.foreach(ProfilesState.visible_columns, _header_cell),
+            )
         ),
         rx.table.body(
             rx.cond(
@@ -74,7 +237,106 @@ def _table() -> rx.Component:
         variant="surface",
         size="2",
         width="100%",
+        on_mount=rx.call_script(_KEYBOARD_JS),
         data_testid="profiles-table",
+    )
+
+
+def _shown_column(column: rx.Var) -> rx.Component:
+    return rx.hstack(
+        rx.checkbox(
+            column["label"],
+            checked=True,
+            on_change=lambda _checked: ProfilesState.toggle_column(column["id"], False),
+            size="2",
+            data_testid="column-toggle-" + column["id"].to(str),
+        ),
+        rx.spacer(),
+        rx.icon_button(
+            rx.icon("chevron-up", size=14),
+            on_click=ProfilesState.move_column(column["id"], -1),
+            variant="ghost",
+            color_scheme="gray",
+            size="1",
+            aria_label="Move column left",
+            data_testid="column-up-" + column["id"].to(str),
+        ),
+        rx.icon_button(
+            rx.icon("chevron-down", size=14),
+            on_click=ProfilesState.move_column(column["id"], 1),
+            variant="ghost",
+            color_scheme="gray",
+            size="1",
+            aria_label="Move column right",
+            data_testid="column-down-" + column["id"].to(str),
+        ),
+        align="center",
+        width="100%",
+        data_testid="column-shown",
+    )
+
+
+def _hidden_column(column: rx.Var) -> rx.Component:
+    return rx.checkbox(
+        column["label"],
+        checked=False,
+        on_change=lambda _checked: ProfilesState.toggle_column(column["id"], True),
+        size="2",
+        data_testid="column-toggle-" + column["id"].to(str),
+    )
+
+
+def _columns_popover() -> rx.Component:
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.button(
+                rx.icon("columns-3", size=16),
+                "Columns",
+                variant="soft",
+                color_scheme="gray",
+                size="2",
+                data_testid="columns-button",
+            )
+        ),
+        rx.popover.content(
+            rx.vstack(
+                rx.text("Shown", size="1", weight="bold", color_scheme="gray"),
+                rx.foreach(ProfilesState.visible_columns, _shown_column),
+                rx.separator(size="4"),
+                rx.input(
+                    rx.input.slot(rx.icon("search", size=14)),
+                    placeholder="Find a column",
+                    value=ProfilesState.column_filter,
+                    on_change=ProfilesState.set_column_filter,
+                    size="1",
+                    width="100%",
+                    data_testid="columns-filter",
+                ),
+                rx.scroll_area(
+                    rx.vstack(
+                        rx.foreach(ProfilesState.hidden_columns, _hidden_column),
+                        spacing="2",
+                    ),
+                    type="auto",
+                    scrollbars="vertical",
+                    max_height="220px",
+                ),
+                rx.button(
+                    rx.icon("rotate-ccw", size=14),
+                    "Reset to defaults",
+                    on_click=ProfilesState.reset_columns,
+                    variant="soft",
+                    color_scheme="gray",
+                    size="1",
+                    width="100%",
+                    data_testid="columns-reset",
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            width="300px",
+            data_testid="columns-popover",
+        ),
     )
 
 
@@ -183,11 +445,12 @@ def _search_box() -> rx.Component:
 
 
 def profiles_page() -> rx.Component:
-    """The profiles list."""
+    """Render the profiles list with its header, bulk actions and pager."""
     header = page_header(
         "Profiles",
         "Every customer in this workspace, one record each.",
         _search_box(),
+        _columns_popover(),
         rx.link(
             rx.button(rx.icon("upload", size=16), "Import", size="2"),
             href="/imports/new",
@@ -200,7 +463,30 @@ def profiles_page() -> rx.Component:
         rx.cond(
             ProfilesState.is_empty_workspace,
             _empty_state(),
-            rx.vstack(_table(), _pager(), spacing="0", width="100%"),
+            rx.vstack(
+                selection_bar(),
+                rx.box(_table(), width="100%", overflow_x="auto"),
+                _pager(),
+                bulk_dialog(),
+                spacing="0",
+                width="100%",
+            ),
+        ),
+    )
+    return app_shell(header, progress_and_result(), body)
+
+
+def profile_stub_page() -> rx.Component:
+    """Render a placeholder profile page with the e-mail and a way back."""
+    header = page_header(
+        "Profile",
+        rx.link("← All profiles", href="/profiles", size="2"),
+    )
+    body = rx.cond(
+        ProfileStubState.not_found,
+        rx.callout("This profile does not exist.", icon="info", color_scheme="gray"),
+        rx.heading(
+            ProfileStubState.profile_email, size="5", data_testid="profile-email"
         ),
     )
     return app_shell(header, body)
