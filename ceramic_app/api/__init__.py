@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ceramic_app.api import auth, downloads
+from ceramic_app.api import auth
 
 
 def build_api() -> FastAPI:
@@ -16,5 +16,4 @@ def build_api() -> FastAPI:
         redoc_url=None,
     )
     api.include_router(auth.router)
-    api.include_router(downloads.router)
     return api
