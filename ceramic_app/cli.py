@@ -122,17 +122,17 @@ def _run_job_inline(
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+        TextColumn("{task.completed:,.0f} records"),
         TextColumn("{task.fields[rate]}"),
         TimeRemainingColumn(),
     ]
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(
-            "validating" if dry_run else "importing", total=None, rate=""
+            "validating" if dry_run else "importing", total=1, rate=""
         )
         while thread.is_alive():
             job = service.get_import(principal, job_id)
-            total = job["total_records"] or job["records_done"] or None
+            total = job["total_records"] or job["records_done"] or 1
             started = job["started_at"]
             rate = ""
             if started and job["records_done"]:
@@ -401,3 +401,7 @@ def demo(
     )
     if final["status"] != "completed":
         raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

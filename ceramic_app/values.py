@@ -513,7 +513,7 @@ def _allowed_check(kind: FieldType, allowed: list[Any]) -> pl.Expr:
             pl.lit(f"contains an item that is not one of: {listing}")
         )
     return pl.when(v.is_not_null() & ~v.is_in(allowed_text)).then(
-        pl.format(f"{{}} is not one of: {listing}", v)
+        pl.format(f"'{{}}' is not one of: {listing}", v)
     )
 
 

@@ -51,7 +51,8 @@ def _rq_alive(redis: Redis, rq_job_id: str | None) -> bool:
         job = Job.fetch(rq_job_id, connection=redis)
     except NoSuchJobError:
         return False
-    return str(job.get_status(refresh=True)) in _ALIVE_RQ_STATES
+    status = job.get_status(refresh=True)
+    return getattr(status, "value", status) in _ALIVE_RQ_STATES
 
 
 def reconcile(stale_after_seconds: float = STALE_AFTER_SECONDS) -> list[Action]:

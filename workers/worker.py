@@ -8,6 +8,7 @@ in each period.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
@@ -26,6 +27,9 @@ from workers.reconciler import reconcile
 logger = logging.getLogger(__name__)
 
 RECONCILE_SECONDS = 30.0
+# Modules that register background job kinds (workers.background.job_kind);
+# CERAMIC_JOB_MODULES adds more, comma-separated.
+JOB_MODULES: tuple[str, ...] = ()
 _configured = False
 
 
@@ -55,9 +59,19 @@ def _reconcile_loop(stop: threading.Event, interval: float) -> None:
             logger.exception("reconciler pass failed; retrying in %.0f s", interval)
 
 
+def import_job_modules() -> list[str]:
+    """Import every module that registers job kinds; return their names."""
+    extra = os.environ.get("CERAMIC_JOB_MODULES", "")
+    names = [*JOB_MODULES, *(n.strip() for n in extra.split(",") if n.strip())]
+    for name in names:
+        importlib.import_module(name)
+    return names
+
+
 def main(burst: bool = False, reconcile_seconds: float | None = None) -> None:
     """Run an RQ worker on every queue plus the periodic reconciler."""
     configure_logging()
+    import_job_modules()
     interval = float(
         reconcile_seconds
         if reconcile_seconds is not None

@@ -47,9 +47,17 @@ class ImportMemory:
 
 
 def _reject_reused(
-    frame: pl.DataFrame, value_col: str, seen: SeenKeys, label: str
+    frame: pl.DataFrame,
+    value_col: str,
+    seen: SeenKeys,
+    label: str,
+    stored: dict[str, tuple[str, str]],
 ) -> pl.DataFrame:
-    """Reject ok records whose value belongs to another e-mail key earlier on."""
+    """Reject ok records whose value belongs to another e-mail key.
+
+    The owner of a value is the stored profile that holds it, else the first
+    record of the file that used it (in an earlier batch or this one).
+    """
     ok = pl.col("__status") == "ok"
     candidates = frame.filter(ok & pl.col(value_col).is_not_null())
     if candidates.height == 0:
@@ -61,21 +69,46 @@ def _reject_reused(
     firsts = candidates.group_by("vh", maintain_order=True).agg(
         first_owner=pl.col("__kh").first(), first_line=pl.col("__line").first()
     )
+    holders = pl.DataFrame(
+        {
+            value_col: list(stored),
+            "stored_kh": hash_values(
+                pl.Series([k for k, _ in stored.values()], dtype=pl.String)
+            ),
+            "stored_email": [e for _, e in stored.values()],
+        },
+        schema={
+            value_col: pl.String,
+            "stored_kh": pl.UInt64,
+            "stored_email": pl.String,
+        },
+    )
     candidates = (
         candidates.with_columns(prior=prior)
         .join(firsts, on="vh", how="left")
-        .with_columns(owner=pl.coalesce("prior", "first_owner"))
+        .join(holders, on=value_col, how="left")
+        .with_columns(owner=pl.coalesce("stored_kh", "prior", "first_owner"))
         .filter(pl.col("owner") != pl.col("__kh"))
     )
     if candidates.height == 0:
         return frame
-    reasons = {
-        record: f"{label}: {show(value)} is already used by another e-mail"
-        + (" earlier in the file" if prior_owner is not None else f" on line {line}")
-        for record, value, prior_owner, line in candidates.select(
-            "__record", value_col, "prior", "first_line"
-        ).iter_rows()
-    }
+    reasons = {}
+    for record, value, holder, prior_owner, line in candidates.select(
+        "__record", value_col, "stored_email", "prior", "first_line"
+    ).iter_rows():
+        if holder is not None:
+            reasons[record] = (
+                f"{label}: {show(value)} already belongs to another profile ({holder})"
+            )
+        elif prior_owner is not None:
+            reasons[record] = (
+                f"{label}: {show(value)} is already used by another e-mail earlier"
+                " in the file"
+            )
+        else:
+            reasons[record] = (
+                f"{label}: {show(value)} is already used by another e-mail on line {line}"
+            )
     return frame.with_columns(
         __reason=pl.when(pl.col("__record").is_in(list(reasons)))
         .then(
@@ -93,19 +126,33 @@ def _reject_reused(
     )
 
 
-def group_batch(frame: pl.DataFrame, plan: Plan, memory: ImportMemory) -> Grouped:
-    """Reject in-file conflicts and merge records sharing an e-mail key."""
+def group_batch(
+    frame: pl.DataFrame,
+    plan: Plan,
+    memory: ImportMemory,
+    stored: dict[str, dict[str, tuple[str, str]]] | None = None,
+) -> Grouped:
+    """Reject conflicting records and merge records sharing an e-mail key.
+
+    stored maps a value column ("__cid" or "v_<key>") to the stored profiles
+    that hold its values: value -> (email_key, email).
+    """
+    stored = stored or {}
     frame = frame.with_columns(__kh=hash_values(frame["__key"].fill_null("")))
     if plan.custom_id_index is not None:
         label = plan.headers[plan.custom_id_index].strip() or "custom_id"
-        frame = _reject_reused(frame, "__cid", memory.custom_ids, label)
+        frame = _reject_reused(
+            frame, "__cid", memory.custom_ids, label, stored.get("__cid", {})
+        )
     for field in plan.fields:
         if field.key in memory.unique_values:
+            column = f"v_{field.key}"
             frame = _reject_reused(
                 frame,
-                f"v_{field.key}",
+                column,
                 memory.unique_values[field.key],
                 field.source.strip() or field.key,
+                stored.get(column, {}),
             )
     ok = frame.filter(pl.col("__status") == "ok")
     keys = [f.key for f in plan.fields]

@@ -382,8 +382,9 @@ class ImportRun:
     def _plan(self, spec: SourceSpec, options: ImportOptions) -> Plan:
         fields = load_fields(self.conn)
         self.conn.commit()
+        mapping = _adopt_created_fields(self.job["mapping"] or {}, fields)
         plan, problems = check_mapping(
-            self.job["mapping"] or {},
+            mapping,
             spec.headers,
             fields,
             options,
@@ -424,6 +425,11 @@ class ImportRun:
         if done:
             self.progress = Progress.from_json(self.job["report"])
         self.total = int(self.job["total_records"] or 0) or _estimate_records(spec)
+        if not self.job["total_records"]:
+            # An estimate from line breaks for progress; the exact count
+            # replaces it when the run finishes.
+            self._update_job(total_records=self.total)
+            self.conn.commit()
         error_path = error_file_path(self.workspace_id, self.job_id)
         error_file = None if self.dry_run else self._open_error_file(error_path, spec)
         memory = ImportMemory.empty(plan)
@@ -522,7 +528,8 @@ class ImportRun:
         error_file: Any,
     ) -> None:
         cast = cast_batch(batch, plan, options, empty_clears)
-        grouped = group_batch(cast.frame, plan, memory)
+        holders = writer.stored_holders(cast.frame)
+        grouped = group_batch(cast.frame, plan, memory, holders)
         outcomes = writer.apply(grouped.groups)
         records = self._record_outcomes(grouped, outcomes)
         self._tally(records, cast, batch)
@@ -806,6 +813,29 @@ class _CsvBuffer:
 
     def value(self) -> str:
         return "".join(self._parts)
+
+
+def _adopt_created_fields(
+    mapping: dict[str, Any], fields: list[FieldInfo]
+) -> dict[str, Any]:
+    """Map new fields that already exist with the same type to those fields.
+
+    A resumed import finds the fields its earlier attempt created, and two
+    imports of similar files may both propose the same new field. A field of
+    the same key but another type stays a mapping problem.
+    """
+    existing = {f.key: f for f in fields}
+    columns = []
+    for entry in mapping.get("columns", []):
+        info = existing.get(entry.get("key"))
+        if (
+            entry.get("target") == "new_field"
+            and info is not None
+            and info.type.value == (entry.get("type") or "text")
+        ):
+            entry = {**entry, "target": "field"}
+        columns.append(entry)
+    return {**mapping, "columns": columns}
 
 
 def _estimate_records(spec: SourceSpec) -> int:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import polars as pl
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from ceramic_app.imports.mapping import FieldPlan, Plan
 from ceramic_app.models import FieldType
@@ -52,6 +53,15 @@ def _typed_value(field: FieldPlan) -> sql.Composable:
     if field.type in (FieldType.ARRAY, FieldType.JSON):
         return sql.SQL("{}::jsonb").format(column)
     return sql.SQL("to_jsonb({})").format(column)
+
+
+def _cast_param(field: FieldPlan) -> str:
+    """SQL for the jsonb form of the unnested text value v.value."""
+    if field.type is FieldType.NUMBER:
+        return "to_jsonb(v.value::numeric)"
+    if field.type is FieldType.BOOLEAN:
+        return "to_jsonb(v.value::boolean)"
+    return "to_jsonb(v.value)"
 
 
 class BatchWriter:
@@ -110,6 +120,46 @@ class BatchWriter:
             ).format(comma=sql.SQL(", ") if self.keys else sql.SQL(""), extra=extra)
         )
         self.conn.commit()
+
+    def stored_holders(
+        self, records: pl.DataFrame
+    ) -> dict[str, dict[str, tuple[str, str]]]:
+        """Find stored profiles holding the batch's custom_ids and unique values.
+
+        Returns {"__cid" or "v_<key>": {value: (email_key, email)}} so that
+        in-file conflict checks let a stored owner win over the file.
+        """
+        holders: dict[str, dict[str, tuple[str, str]]] = {}
+        ok = records.filter(pl.col("__status") == "ok")
+        if self.plan.custom_id_index is not None:
+            values = ok["__cid"].drop_nulls().unique().to_list()
+            if values:
+                with self.conn.cursor(row_factory=tuple_row) as cursor:
+                    rows = cursor.execute(
+                        "SELECT custom_id, email_key, email FROM profiles"
+                        " WHERE workspace_id = %s AND custom_id = ANY(%s)",
+                        (self.workspace_id, values),
+                    ).fetchall()
+                holders["__cid"] = {r[0]: (r[1], r[2]) for r in rows}
+        for field in self.plan.fields:
+            if not field.rules.get("unique") or field.is_new:
+                continue
+            if field.type in (FieldType.ARRAY, FieldType.JSON):
+                continue  # compared as jsonb by the staging check instead
+            values = ok[f"v_{field.key}"].drop_nulls().unique().to_list()
+            if not values:
+                continue
+            with self.conn.cursor(row_factory=tuple_row) as cursor:
+                rows = cursor.execute(
+                    "SELECT p.attributes ->> %(key)s, p.email_key, p.email"
+                    " FROM unnest(%(values)s::text[]) AS v(value)"
+                    " JOIN profiles p ON p.workspace_id = %(ws)s"
+                    "  AND p.attributes @> jsonb_build_object(%(key)s::text,"
+                    f"  {_cast_param(field)})",
+                    {"key": field.key, "values": values, "ws": self.workspace_id},
+                ).fetchall()
+            holders[f"v_{field.key}"] = {r[0]: (r[1], r[2]) for r in rows}
+        return holders
 
     def apply(self, groups: pl.DataFrame) -> pl.DataFrame:
         """Stage, check and (when writing) upsert one batch of merged rows.
@@ -209,7 +259,7 @@ class BatchWriter:
                 self.conn.execute(
                     sql.SQL(
                         "UPDATE import_stage s SET reject = format("
-                        "  '%%s: %%s already belongs to another profile (%%s)',"
+                        "  '%%s: %%L already belongs to another profile (%%s)',"
                         "  {label}::text, s.{value}, p.email)"
                         "  FROM profiles p"
                         " WHERE p.workspace_id = {ws}"
