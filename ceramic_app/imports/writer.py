@@ -1,0 +1,394 @@
+"""Database side of one import batch: COPY into a staging table, check, upsert.
+
+Per batch, inside the caller's transaction:
+
+1. COPY the merged rows (one per e-mail key) into a TEMP staging table.
+2. Look up the existing profiles (locked FOR UPDATE when writing).
+3. Reject rows whose custom_id or unique field value belongs to another
+   stored profile, and rows that leave a required field empty on create;
+   apply the mode (create only / update only) as skips.
+4. Compute the merged attributes: stored minus cleared keys, plus the new
+   values; rows that change nothing are no-ops.
+5. One INSERT ... SELECT ... ON CONFLICT (workspace_id, email_key) DO UPDATE
+   that writes the changed rows and, in the same statement, appends a
+   profile_changes row ({"key": [before, after]}) for each updated profile.
+6. Create missing tags and link them.
+
+With write=False (the validation pass) steps 5 and 6 are skipped, and the
+caller rolls the transaction back.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+
+import polars as pl
+import psycopg
+from psycopg import sql
+from psycopg.rows import tuple_row
+
+from ceramic_app.imports.mapping import FieldPlan, Plan
+from ceramic_app.models import FieldType
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who the profile_changes rows name as the author of an update."""
+
+    job_id: int
+    label: str
+
+
+def _typed_value(field: FieldPlan) -> sql.Composable:
+    """SQL turning the staged canonical text of a field into a jsonb value."""
+    column = sql.Identifier(f"v_{field.key}")
+    if field.type is FieldType.NUMBER:
+        return sql.SQL("to_jsonb({}::numeric)").format(column)
+    if field.type is FieldType.BOOLEAN:
+        return sql.SQL("to_jsonb({}::boolean)").format(column)
+    if field.type in (FieldType.ARRAY, FieldType.JSON):
+        return sql.SQL("{}::jsonb").format(column)
+    return sql.SQL("to_jsonb({})").format(column)
+
+
+def _cast_param(field: FieldPlan) -> str:
+    """SQL for the jsonb form of the unnested text value v.value."""
+    if field.type is FieldType.NUMBER:
+        return "to_jsonb(v.value::numeric)"
+    if field.type is FieldType.BOOLEAN:
+        return "to_jsonb(v.value::boolean)"
+    return "to_jsonb(v.value)"
+
+
+class BatchWriter:
+    """Runs the per-batch SQL of one import on one connection."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        workspace_id: int,
+        plan: Plan,
+        actor: Actor,
+        mode: str,
+        write: bool,
+    ) -> None:
+        self.conn = conn
+        self.workspace_id = workspace_id
+        self.plan = plan
+        self.actor = actor
+        self.mode = mode
+        self.write = write
+        self.keys = [f.key for f in plan.fields]
+        self.columns = (
+            [
+                "grp",
+                "first_line",
+                "email",
+                "email_key",
+                "custom_id",
+                "cid_clear",
+                "tags",
+            ]
+            + ["continuing"]
+            + [f"v_{k}" for k in self.keys]
+            + [f"x_{k}" for k in self.keys]
+        )
+        self._create_stage()
+
+    def _create_stage(self) -> None:
+        value_columns = [
+            sql.SQL("{} text").format(sql.Identifier(f"v_{k}")) for k in self.keys
+        ] + [sql.SQL("{} boolean").format(sql.Identifier(f"x_{k}")) for k in self.keys]
+        extra = sql.SQL(", ").join(value_columns)
+        self.conn.execute("DROP TABLE IF EXISTS import_stage")
+        self.conn.execute(
+            sql.SQL(
+                "CREATE TEMP TABLE import_stage ("
+                " grp bigint NOT NULL, first_line bigint NOT NULL, email text NOT NULL,"
+                ' email_key text COLLATE "C" NOT NULL, custom_id text COLLATE "C",'
+                " cid_clear boolean NOT NULL, tags jsonb, continuing boolean NOT NULL"
+                "{comma}{extra},"
+                " existing_id bigint, profile_id bigint, old_attributes jsonb,"
+                ' old_custom_id text COLLATE "C", skip text, reject text,'
+                ' new_attributes jsonb, new_custom_id text COLLATE "C",'
+                " changed boolean NOT NULL DEFAULT false)"
+                " ON COMMIT DELETE ROWS"
+            ).format(comma=sql.SQL(", ") if self.keys else sql.SQL(""), extra=extra)
+        )
+        self.conn.commit()
+
+    def stored_holders(
+        self, records: pl.DataFrame
+    ) -> dict[str, dict[str, tuple[str, str]]]:
+        """Find stored profiles holding the batch's custom_ids and unique values.
+
+        Returns {"__cid" or "v_<key>": {value: (email_key, email)}} so that
+        in-file conflict checks let a stored owner win over the file.
+        """
+        holders: dict[str, dict[str, tuple[str, str]]] = {}
+        ok = records.filter(pl.col("__status") == "ok")
+        if self.plan.custom_id_index is not None:
+            values = ok["__cid"].drop_nulls().unique().to_list()
+            if values:
+                with self.conn.cursor(row_factory=tuple_row) as cursor:
+                    rows = cursor.execute(
+                        "SELECT custom_id, email_key, email FROM profiles"
+                        " WHERE workspace_id = %s AND custom_id = ANY(%s)",
+                        (self.workspace_id, values),
+                    ).fetchall()
+                holders["__cid"] = {r[0]: (r[1], r[2]) for r in rows}
+        for field in self.plan.fields:
+            if not field.rules.get("unique") or field.is_new:
+                continue
+            if field.type in (FieldType.ARRAY, FieldType.JSON):
+                continue  # compared as jsonb by the staging check instead
+            values = ok[f"v_{field.key}"].drop_nulls().unique().to_list()
+            if not values:
+                continue
+            with self.conn.cursor(row_factory=tuple_row) as cursor:
+                rows = cursor.execute(
+                    "SELECT p.attributes ->> %(key)s, p.email_key, p.email"
+                    " FROM unnest(%(values)s::text[]) AS v(value)"
+                    " JOIN profiles p ON p.workspace_id = %(ws)s"
+                    "  AND p.attributes @> jsonb_build_object(%(key)s::text,"
+                    f"  {_cast_param(field)})",
+                    {"key": field.key, "values": values, "ws": self.workspace_id},
+                ).fetchall()
+            holders[f"v_{field.key}"] = {r[0]: (r[1], r[2]) for r in rows}
+        return holders
+
+    def apply(self, groups: pl.DataFrame) -> pl.DataFrame:
+        """Stage, check and (when writing) upsert one batch of merged rows.
+
+        Returns one row per group: grp, outcome ("created", "updated",
+        "unchanged", "skip_existing", "skip_missing" or "rejected") and reason.
+        """
+        if groups.height == 0:
+            return pl.DataFrame(
+                {"grp": [], "outcome": [], "reason": []},
+                schema={"grp": pl.Int64, "outcome": pl.String, "reason": pl.String},
+            )
+        self._copy(groups)
+        self.conn.execute("ANALYZE import_stage")
+        self._lookup()
+        self._apply_mode()
+        self._reject_conflicts()
+        self._merge_attributes()
+        if self.write:
+            self._upsert()
+            if self.plan.tags_index is not None:
+                self._link_tags()
+        rows = self.conn.execute(
+            "SELECT grp,"
+            " CASE WHEN reject IS NOT NULL THEN 'rejected'"
+            "      WHEN skip IS NOT NULL THEN skip"
+            "      WHEN existing_id IS NULL THEN 'created'"
+            "      WHEN changed THEN 'updated' ELSE 'unchanged' END AS outcome,"
+            " reject AS reason FROM import_stage"
+        ).fetchall()
+        return pl.DataFrame(
+            [
+                tuple(row.values()) if isinstance(row, dict) else tuple(row)
+                for row in rows
+            ],
+            schema={"grp": pl.Int64, "outcome": pl.String, "reason": pl.String},
+            orient="row",
+        )
+
+    def _copy(self, groups: pl.DataFrame) -> None:
+        buffer = io.BytesIO()
+        groups.select(self.columns).write_csv(
+            buffer, include_header=False, quote_style="non_numeric", null_value="\\N"
+        )
+        statement = sql.SQL(
+            "COPY import_stage ({}) FROM STDIN (FORMAT csv, NULL '\\N')"
+        ).format(sql.SQL(", ").join(sql.Identifier(c) for c in self.columns))
+        with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.write(buffer.getbuffer())
+
+    def _lookup(self) -> None:
+        lock = "FOR UPDATE OF p" if self.write else ""
+        self.conn.execute(
+            "WITH found AS ("
+            " SELECT p.id, p.email_key, p.attributes, p.custom_id"
+            "   FROM profiles p JOIN import_stage s"
+            "     ON p.workspace_id = %(ws)s AND p.email_key = s.email_key"
+            f"  ORDER BY p.id {lock})"
+            " UPDATE import_stage s SET existing_id = f.id, profile_id = f.id,"
+            "   old_attributes = f.attributes, old_custom_id = f.custom_id"
+            "  FROM found f WHERE f.email_key = s.email_key",
+            {"ws": self.workspace_id},
+        )
+
+    def _apply_mode(self) -> None:
+        # Rows continuing a profile this import already wrote (an e-mail seen
+        # in an earlier batch) merge into it whatever the mode.
+        if self.mode == "create":
+            self.conn.execute(
+                "UPDATE import_stage SET skip = 'skip_existing'"
+                " WHERE existing_id IS NOT NULL AND NOT continuing"
+            )
+        elif self.mode == "update":
+            self.conn.execute(
+                "UPDATE import_stage SET skip = 'skip_missing'"
+                " WHERE existing_id IS NULL AND NOT continuing"
+            )
+
+    def _reject_conflicts(self) -> None:
+        header = (
+            self.plan.headers[self.plan.custom_id_index]
+            if self.plan.custom_id_index is not None
+            else "custom_id"
+        )
+        self.conn.execute(
+            "UPDATE import_stage s SET reject = format("
+            "  '%%s: %%L already belongs to another profile (%%s)', %(label)s::text,"
+            "  s.custom_id, p.email)"
+            "  FROM profiles p"
+            " WHERE p.workspace_id = %(ws)s AND p.custom_id = s.custom_id"
+            "   AND p.email_key <> s.email_key AND s.reject IS NULL AND s.skip IS NULL",
+            {"ws": self.workspace_id, "label": header.strip() or "custom_id"},
+        )
+        for field in self.plan.fields:
+            value = sql.Identifier(f"v_{field.key}")
+            if field.rules.get("unique") and not field.is_new:
+                self.conn.execute(
+                    sql.SQL(
+                        "UPDATE import_stage s SET reject = format("
+                        "  '%%s: %%L already belongs to another profile (%%s)',"
+                        "  {label}::text, s.{value}, p.email)"
+                        "  FROM profiles p"
+                        " WHERE p.workspace_id = {ws}"
+                        "   AND p.attributes @> jsonb_build_object({key}::text, {typed})"
+                        "   AND p.email_key <> s.email_key AND s.{value} IS NOT NULL"
+                        "   AND s.reject IS NULL AND s.skip IS NULL"
+                    ).format(
+                        label=sql.Literal(field.source.strip() or field.key),
+                        value=value,
+                        ws=sql.Literal(self.workspace_id),
+                        key=sql.Literal(field.key),
+                        typed=_typed_value(field),
+                    )
+                )
+            if field.rules.get("required"):
+                label = field.source.strip() or field.key
+                self.conn.execute(
+                    sql.SQL(
+                        "UPDATE import_stage SET reject = {message}"
+                        " WHERE reject IS NULL AND skip IS NULL AND {value} IS NULL"
+                        "   AND (existing_id IS NULL OR {clear})"
+                    ).format(
+                        message=sql.Literal(f"{label}: a value is required"),
+                        value=value,
+                        clear=sql.Identifier(f"x_{field.key}"),
+                    )
+                )
+
+    def _set_attributes(self) -> sql.Composable:
+        if not self.keys:
+            return sql.SQL("'{}'::jsonb")
+        pairs = sql.SQL(", ").join(
+            sql.SQL("({}, {})").format(sql.Literal(f.key), _typed_value(f))
+            for f in self.plan.fields
+        )
+        return sql.SQL(
+            "coalesce((SELECT jsonb_object_agg(k, v) FROM (VALUES {}) AS t(k, v)"
+            " WHERE v IS NOT NULL), '{{}}'::jsonb)"
+        ).format(pairs)
+
+    def _clear_keys(self) -> sql.Composable:
+        if not self.keys:
+            return sql.SQL("ARRAY[]::text[]")
+        items = sql.SQL(", ").join(
+            sql.SQL("CASE WHEN {} THEN {} END").format(
+                sql.Identifier(f"x_{k}"), sql.Literal(k)
+            )
+            for k in self.keys
+        )
+        return sql.SQL("array_remove(ARRAY[{}]::text[], NULL)").format(items)
+
+    def _merge_attributes(self) -> None:
+        self.conn.execute(
+            sql.SQL(
+                "UPDATE import_stage SET"
+                " new_attributes = CASE WHEN existing_id IS NULL THEN {set}"
+                "   ELSE (old_attributes - {clear}) || {set} END,"
+                " new_custom_id = CASE WHEN cid_clear THEN NULL"
+                "   ELSE coalesce(custom_id, old_custom_id) END"
+                " WHERE reject IS NULL AND skip IS NULL"
+            ).format(set=self._set_attributes(), clear=self._clear_keys())
+        )
+        self.conn.execute(
+            "UPDATE import_stage SET changed = existing_id IS NULL"
+            " OR new_attributes IS DISTINCT FROM old_attributes"
+            " OR new_custom_id IS DISTINCT FROM old_custom_id"
+            " WHERE reject IS NULL AND skip IS NULL"
+        )
+
+    def _upsert(self) -> None:
+        diff = sql.SQL(
+            "(SELECT coalesce(jsonb_object_agg(k, jsonb_build_array("
+            "   s.old_attributes -> k, s.new_attributes -> k)), '{{}}'::jsonb)"
+            "   FROM unnest({keys}::text[]) AS k"
+            "  WHERE (s.old_attributes -> k) IS DISTINCT FROM (s.new_attributes -> k))"
+            " || CASE WHEN s.old_custom_id IS DISTINCT FROM s.new_custom_id"
+            "   THEN jsonb_build_object('custom_id',"
+            "     jsonb_build_array(s.old_custom_id, s.new_custom_id))"
+            "   ELSE '{{}}'::jsonb END"
+        ).format(keys=sql.Literal(self.keys))
+        self.conn.execute(
+            sql.SQL(
+                "WITH up AS ("
+                " INSERT INTO profiles AS p (workspace_id, email, email_key, custom_id,"
+                "   attributes)"
+                " SELECT {ws}, s.email, s.email_key, s.new_custom_id, s.new_attributes"
+                "   FROM import_stage s"
+                "  WHERE s.reject IS NULL AND s.skip IS NULL AND s.changed"
+                "  ORDER BY s.email_key"
+                " ON CONFLICT (workspace_id, email_key) DO UPDATE"
+                "   SET attributes = EXCLUDED.attributes, custom_id = EXCLUDED.custom_id,"
+                "       updated_at = now()"
+                "   WHERE (p.attributes, p.custom_id)"
+                "     IS DISTINCT FROM (EXCLUDED.attributes, EXCLUDED.custom_id)"
+                " RETURNING p.id, p.email_key, (p.xmax = 0) AS inserted"
+                "), history AS ("
+                " INSERT INTO profile_changes (workspace_id, profile_id, actor_type,"
+                "   actor_id, actor_label, source, changes)"
+                " SELECT {ws}, up.id, 'import_job', {job}, {label}, 'import', {diff}"
+                "   FROM up JOIN import_stage s ON s.email_key = up.email_key"
+                "  WHERE NOT up.inserted"
+                ")"
+                " UPDATE import_stage s SET profile_id = up.id"
+                "   FROM up WHERE s.email_key = up.email_key AND up.inserted"
+            ).format(
+                ws=sql.Literal(self.workspace_id),
+                job=sql.Literal(self.actor.job_id),
+                label=sql.Literal(self.actor.label),
+                diff=diff,
+            )
+        )
+
+    def _link_tags(self) -> None:
+        params = {"ws": self.workspace_id}
+        self.conn.execute(
+            "INSERT INTO tags (workspace_id, name)"
+            " SELECT DISTINCT ON (lower(t.name)) %(ws)s, t.name"
+            "   FROM import_stage s, jsonb_array_elements_text(s.tags) AS t(name)"
+            "  WHERE s.reject IS NULL AND s.skip IS NULL AND s.tags IS NOT NULL"
+            " ON CONFLICT (workspace_id, lower(name)) DO NOTHING",
+            params,
+        )
+        self.conn.execute(
+            "INSERT INTO profile_tags (workspace_id, profile_id, tag_id)"
+            " SELECT DISTINCT %(ws)s, s.profile_id, g.id"
+            "   FROM import_stage s, jsonb_array_elements_text(s.tags) AS t(name),"
+            "        tags g"
+            "  WHERE s.reject IS NULL AND s.skip IS NULL AND s.profile_id IS NOT NULL"
+            "    AND g.workspace_id = %(ws)s AND lower(g.name) = lower(t.name)"
+            " ON CONFLICT DO NOTHING",
+            params,
+        )

@@ -1,0 +1,107 @@
+"""The `ceramic` command: import, dry run, rejection exit code, demo, db upgrade."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from sqlalchemy import text
+
+from ceramic_app.accounts import service as accounts
+from ceramic_app.db import tenant_connection
+from ceramic_app.settings import PROJECT_ROOT
+from tests.conftest import IMPORT_CASES
+from tests.integration.imports.support import profiles
+
+
+def ceramic(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ceramic_app.cli", *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_cli_import_prints_report(principal):
+    result = ceramic(
+        "import",
+        str(IMPORT_CASES / "14_invalid_emails.csv"),
+        "--workspace",
+        principal.workspace_slug,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "completed" in result.stdout
+    assert (
+        "line 3: email: 'no-at-sign.example.com' is not a valid e-mail address"
+        in result.stdout
+    )
+    assert len(profiles(principal)) == 3
+
+
+def test_cli_dry_run_writes_nothing(principal):
+    result = ceramic(
+        "import",
+        str(IMPORT_CASES / "13_duplicate_emails_case.csv"),
+        "--workspace",
+        principal.workspace_slug,
+        "--dry-run",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "validated" in result.stdout
+    assert profiles(principal) == {}
+
+
+def test_cli_rejected_file_exits_nonzero(principal, tmp_path):
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"source": {"delimiter": ","}}))
+    result = ceramic(
+        "import",
+        str(IMPORT_CASES / "03_semicolon_excel_eu.csv"),
+        "--workspace",
+        principal.workspace_slug,
+        "--mapping",
+        str(mapping),
+    )
+    assert result.returncode == 1
+    assert "seems to use ';' as the delimiter" in result.stdout
+
+
+def test_cli_all_rows_rejected_exits_nonzero(principal, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("email\r\nnot-an-email\r\n", encoding="utf-8")
+    result = ceramic("import", str(path), "--workspace", principal.workspace_slug)
+    assert result.returncode == 1, result.stdout
+
+
+def test_cli_demo_is_idempotent(database):
+    first = ceramic("demo", timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Created demo@example.com with password" in first.stdout
+    password = first.stdout.split("password ")[1].split()[0]
+    user_id, workspace_id = accounts.authenticate("demo@example.com", password)
+    assert user_id
+    second = ceramic("demo", timeout=600)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "already exists" in second.stdout
+    with tenant_connection(workspace_id) as conn:
+        total = conn.execute(text("SELECT count(*) FROM profiles")).scalar_one()
+        types = dict(conn.execute(text("SELECT key, type FROM custom_fields")).all())
+        jobs = conn.execute(text("SELECT status FROM import_jobs")).scalars().all()
+    assert total == 10_000
+    assert jobs == ["completed", "completed"]
+    assert types["lifetime_value"] == "number"
+    assert types["signup_date"] == "date"
+    assert types["newsletter_opt_in"] == "boolean"
+    assert types["phone"] == "text"
+
+
+def test_cli_db_upgrade(database):
+    result = ceramic("db", "upgrade")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "newest schema" in result.stdout

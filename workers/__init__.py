@@ -1,0 +1,1 @@
+"""RQ workers: job functions, the background-job runner and the reconciler."""

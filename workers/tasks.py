@@ -1,0 +1,40 @@
+"""RQ job functions. Each takes ids only and re-reads its job row from Postgres."""
+
+from __future__ import annotations
+
+import logging
+
+from ceramic_app.db import get_engine
+from ceramic_app.imports.engine import run_import, run_validation
+
+logger = logging.getLogger(__name__)
+
+
+def _after_fork() -> None:
+    # RQ runs each job in a forked work horse. The pooled connections it
+    # inherited belong to the parent, so the child must not reuse them.
+    get_engine().dispose(close=False)
+
+
+def run_import_task(workspace_id: int, job_id: int) -> str:
+    """Run or resume one import job."""
+    _after_fork()
+    logger.info("import job %s workspace %s: task started", job_id, workspace_id)
+    return run_import(workspace_id, job_id)
+
+
+def run_validation_task(workspace_id: int, job_id: int) -> str:
+    """Run the validation pass of one import job."""
+    _after_fork()
+    logger.info(
+        "import job %s workspace %s: validation task started", job_id, workspace_id
+    )
+    return run_validation(workspace_id, job_id)
+
+
+def run_background_task(workspace_id: int, job_id: int) -> str:
+    """Run one background job through its registered handler."""
+    _after_fork()
+    from workers.background import run_background_job
+
+    return run_background_job(workspace_id, job_id)
