@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ceramic_app.api import auth
+from ceramic_app.api import auth, downloads
 
 
 def build_api() -> FastAPI:
@@ -16,4 +16,5 @@ def build_api() -> FastAPI:
         redoc_url=None,
     )
     api.include_router(auth.router)
+    api.include_router(downloads.router)
     return api

@@ -23,7 +23,11 @@ def stepper(current_index: rx.Var[int], on_select: rx.EventHandler) -> rx.Compon
         items.append(
             rx.hstack(
                 rx.center(
-                    rx.cond(done, rx.icon("check", size=14), rx.text(str(position + 1), size="1")),
+                    rx.cond(
+                        done,
+                        rx.icon("check", size=14),
+                        rx.text(str(position + 1), size="1"),
+                    ),
                     width="24px",
                     height="24px",
                     border_radius="999px",
@@ -47,7 +51,14 @@ def stepper(current_index: rx.Var[int], on_select: rx.EventHandler) -> rx.Compon
             )
         )
         if position < len(STEP_LABELS) - 1:
-            items.append(rx.box(height="1px", flex="1", min_width="16px", background="var(--gray-a5)"))
+            items.append(
+                rx.box(
+                    height="1px",
+                    flex="1",
+                    min_width="16px",
+                    background="var(--gray-a5)",
+                )
+            )
     return rx.hstack(*items, align="center", spacing="3", width="100%", padding_y="8px")
 
 
@@ -57,9 +68,16 @@ def progress_block(
     """A progress bar with its percentage and a line of detail."""
     return rx.vstack(
         rx.hstack(
-            rx.text(percent.to_string() + "%", size="5", weight="bold", data_testid=f"{testid}-percent"),
+            rx.text(
+                percent.to_string() + "%",
+                size="5",
+                weight="bold",
+                data_testid=f"{testid}-percent",
+            ),
             rx.spacer(),
-            rx.text(label, size="2", color_scheme="gray", data_testid=f"{testid}-label"),
+            rx.text(
+                label, size="2", color_scheme="gray", data_testid=f"{testid}-label"
+            ),
             align="end",
             width="100%",
         ),
@@ -113,7 +131,7 @@ def issue_table(rows: rx.Var[list[dict[str, str]]], testid: str) -> rx.Component
                     rx.table.cell(row["line"]),
                     rx.table.cell(rx.code(row["column"], variant="ghost")),
                     rx.table.cell(
-                        rx.text(row["value"], trim="both", title=row["value"]),
+                        rx.text(row["value"], title=row["value"]),
                         max_width="220px",
                         overflow="hidden",
                         text_overflow="ellipsis",

@@ -13,17 +13,29 @@ from ceramic_app.components.imports import (
 )
 from ceramic_app.components.layout import app_shell, page_header
 from ceramic_app.state.import_view import DATE_FORMAT_CHOICES, FIELD_TYPES
-from ceramic_app.state.imports import ACCEPTED_TYPES, UPLOAD_ID, ImportWizardState as W
+from ceramic_app.state.imports import ACCEPTED_TYPES, UPLOAD_ID
+from ceramic_app.state.imports import ImportWizardState as W
 
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16-le", "utf-16-be", "cp1252", "latin-1"]
 DELIMITERS = [(",", "Comma ,"), (";", "Semicolon ;"), ("tab", "Tab"), ("|", "Pipe |")]
-FORMATS = [("csv", "CSV"), ("tsv", "TSV"), ("json", "JSON array"), ("jsonl", "JSON Lines")]
+FORMATS = [
+    ("csv", "CSV"),
+    ("tsv", "TSV"),
+    ("json", "JSON array"),
+    ("jsonl", "JSON Lines"),
+]
 
 
 def _error_callout() -> rx.Component:
     return rx.cond(
         W.error != "",
-        rx.callout(W.error, icon="triangle-alert", color_scheme="red", width="100%", data_testid="wizard-error"),
+        rx.callout(
+            W.error,
+            icon="triangle-alert",
+            color_scheme="red",
+            width="100%",
+            data_testid="wizard-error",
+        ),
     )
 
 
@@ -42,7 +54,9 @@ def _section(title: str, *children: rx.Component, subtitle: str = "") -> rx.Comp
 
 
 def _nav(*buttons: rx.Component) -> rx.Component:
-    return rx.hstack(rx.spacer(), *buttons, width="100%", spacing="3", padding_top="4px")
+    return rx.hstack(
+        rx.spacer(), *buttons, width="100%", spacing="3", padding_top="4px"
+    )
 
 
 # -- step 1 ------------------------------------------------------------------------
@@ -59,7 +73,9 @@ def upload_step() -> rx.Component:
                 border_radius="14px",
                 background="var(--accent-a3)",
             ),
-            rx.text("Drop a file here, or click to choose one", size="3", weight="medium"),
+            rx.text(
+                "Drop a file here, or click to choose one", size="3", weight="medium"
+            ),
             rx.text(
                 "CSV, TSV, JSON (an array of objects) or JSON Lines. Encoding, delimiter"
                 " and line endings are detected; you can change them in the next step.",
@@ -78,7 +94,9 @@ def upload_step() -> rx.Component:
         max_files=1,
         no_keyboard=False,
         on_drop=W.receive_upload(
-            rx.upload_files_chunk(upload_id=UPLOAD_ID, on_upload_progress=W.set_upload_progress)
+            rx.upload_files_chunk(
+                upload_id=UPLOAD_ID, on_upload_progress=W.set_upload_progress
+            )
         ),
         border="2px dashed var(--accent-a6)",
         border_radius="12px",
@@ -89,7 +107,9 @@ def upload_step() -> rx.Component:
     )
     uploading = rx.vstack(
         rx.text("Uploading ", W.file_name, "…", size="2"),
-        rx.progress(value=W.upload_percent, max=100, width="100%", data_testid="upload-progress"),
+        rx.progress(
+            value=W.upload_percent, max=100, width="100%", data_testid="upload-progress"
+        ),
         width="100%",
         spacing="2",
     )
@@ -105,10 +125,14 @@ def upload_step() -> rx.Component:
 
 
 def _setting(label: str, control: rx.Component) -> rx.Component:
-    return rx.vstack(rx.text(label, size="1", color_scheme="gray"), control, spacing="1")
+    return rx.vstack(
+        rx.text(label, size="1", color_scheme="gray"), control, spacing="1"
+    )
 
 
-def _simple_select(items: list[tuple[str, str]], value: rx.Var, on_change, testid: str) -> rx.Component:  # noqa: ANN001
+def _simple_select(
+    items: list[tuple[str, str]], value: rx.Var, on_change, testid: str
+) -> rx.Component:
     return rx.select.root(
         rx.select.trigger(width="170px", data_testid=testid),
         rx.select.content(*[rx.select.item(label, value=v) for v, label in items]),
@@ -124,7 +148,10 @@ def _preview_table() -> rx.Component:
             rx.table.header(
                 rx.table.row(
                     rx.table.column_header_cell("Line", width="60px"),
-                    rx.foreach(W.headers, lambda h: rx.table.column_header_cell(h, white_space="nowrap")),
+                    rx.foreach(
+                        W.headers,
+                        lambda h: rx.table.column_header_cell(h, white_space="nowrap"),
+                    ),
                 )
             ),
             rx.table.body(
@@ -159,10 +186,18 @@ def _preview_table() -> rx.Component:
 def preview_step() -> rx.Component:
     """What was detected, with overrides, and the first rows as they will be read."""
     settings = rx.hstack(
-        _setting("Format", _simple_select(FORMATS, W.source["format"], W.set_format, "format-select")),
+        _setting(
+            "Format",
+            _simple_select(FORMATS, W.source["format"], W.set_format, "format-select"),
+        ),
         _setting(
             "Encoding",
-            _simple_select([(e, e) for e in ENCODINGS], W.source["encoding"], W.set_encoding, "encoding-select"),
+            _simple_select(
+                [(e, e) for e in ENCODINGS],
+                W.source["encoding"],
+                W.set_encoding,
+                "encoding-select",
+            ),
         ),
         rx.cond(
             (W.source["format"] == "csv") | (W.source["format"] == "tsv"),
@@ -170,20 +205,33 @@ def preview_step() -> rx.Component:
                 "Delimiter",
                 _simple_select(
                     DELIMITERS,
-                    rx.cond(W.source["delimiter"] == "\t", "tab", W.source["delimiter"]),
+                    rx.cond(
+                        W.source["delimiter"] == "\t", "tab", W.source["delimiter"]
+                    ),
                     W.set_delimiter,
                     "delimiter-select",
                 ),
             ),
         ),
-        _setting("Line endings", rx.badge(W.source["line_ending"], size="2", variant="surface", data_testid="line-ending")),
+        _setting(
+            "Line endings",
+            rx.badge(
+                W.source["line_ending"],
+                size="2",
+                variant="surface",
+                data_testid="line-ending",
+            ),
+        ),
         _setting("File", rx.text(W.file_name, " · ", W.file_size_label, size="2")),
         spacing="5",
         align="end",
         wrap="wrap",
     )
     warnings = rx.foreach(
-        W.warnings, lambda w: rx.callout(w, icon="info", color_scheme="amber", size="1", width="100%")
+        W.warnings,
+        lambda w: rx.callout(
+            w, icon="info", color_scheme="amber", size="1", width="100%"
+        ),
     )
     return _section(
         "Preview",
@@ -249,8 +297,14 @@ def _details(column: rx.Var) -> rx.Component:
     date_format = rx.cond(
         column["type"].to(str) == "date",
         rx.select.root(
-            rx.select.trigger(placeholder="Date format", width="150px", data_testid="date-format-select"),
-            rx.select.content(*[rx.select.item(f, value=f) for f in DATE_FORMAT_CHOICES]),
+            rx.select.trigger(
+                placeholder="Date format",
+                width="150px",
+                data_testid="date-format-select",
+            ),
+            rx.select.content(
+                *[rx.select.item(f, value=f) for f in DATE_FORMAT_CHOICES]
+            ),
             value=column["date_format"].to(str),
             on_change=lambda v: W.set_date_format(column["index"].to(int), v),
             size="2",
@@ -275,11 +329,20 @@ def _mapping_row(column: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.vstack(
                 rx.text(
-                    rx.cond(column["source"].to(str) != "", column["source"].to(str), "(no header)"),
+                    rx.cond(
+                        column["source"].to(str) != "",
+                        column["source"].to(str),
+                        "(no header)",
+                    ),
                     weight="medium",
                     size="2",
                 ),
-                rx.text(column["samples"].to(str), size="1", color_scheme="gray", trim="both"),
+                rx.text(
+                    column["samples"].to(str),
+                    size="1",
+                    color_scheme="gray",
+                    trim="both",
+                ),
                 spacing="1",
                 max_width="260px",
             )
@@ -290,7 +353,12 @@ def _mapping_row(column: rx.Var) -> rx.Component:
                 _details(column),
                 rx.cond(
                     notes != "",
-                    rx.text(notes, size="1", color="var(--amber-11)", data_testid="column-note"),
+                    rx.text(
+                        notes,
+                        size="1",
+                        color="var(--amber-11)",
+                        data_testid="column-note",
+                    ),
                 ),
                 spacing="1",
             )
@@ -306,7 +374,9 @@ def mapping_step() -> rx.Component:
         W.problems.length() > 0,
         rx.callout.root(
             rx.callout.icon(rx.icon("triangle-alert")),
-            rx.vstack(rx.foreach(W.problems, lambda p: rx.text(p, size="2")), spacing="1"),
+            rx.vstack(
+                rx.foreach(W.problems, lambda p: rx.text(p, size="2")), spacing="1"
+            ),
             color_scheme="amber",
             width="100%",
             data_testid="mapping-problems",
@@ -331,7 +401,12 @@ def mapping_step() -> rx.Component:
         problems,
         table,
         _nav(
-            rx.button("Back", variant="soft", color_scheme="gray", on_click=W.go_to_step("preview")),
+            rx.button(
+                "Back",
+                variant="soft",
+                color_scheme="gray",
+                on_click=W.go_to_step("preview"),
+            ),
             rx.button(
                 "Continue to options",
                 rx.icon("arrow-right", size=16),
@@ -352,7 +427,11 @@ def _radio(name: str, value: rx.Var, items: list[tuple[str, str]]) -> rx.Compone
         rx.vstack(
             *[
                 rx.text(
-                    rx.flex(rx.radio_group.item(value=v, data_testid=f"{name}-{v}"), label, spacing="2"),
+                    rx.flex(
+                        rx.radio_group.item(value=v, data_testid=f"{name}-{v}"),
+                        label,
+                        spacing="2",
+                    ),
                     as_="label",
                     size="2",
                 )
@@ -367,7 +446,11 @@ def _radio(name: str, value: rx.Var, items: list[tuple[str, str]]) -> rx.Compone
 
 def _option(title: str, hint: str, control: rx.Component) -> rx.Component:
     return rx.grid(
-        rx.vstack(rx.text(title, weight="medium", size="2"), rx.text(hint, size="1", color_scheme="gray"), spacing="1"),
+        rx.vstack(
+            rx.text(title, weight="medium", size="2"),
+            rx.text(hint, size="1", color_scheme="gray"),
+            spacing="1",
+        ),
         control,
         columns="2",
         spacing="5",
@@ -400,13 +483,23 @@ def options_step() -> rx.Component:
             _radio(
                 "empty_cells",
                 W.empty_cells,
-                [("keep", "Keep the stored value"), ("clear", "Clear the stored value")],
+                [
+                    ("keep", "Keep the stored value"),
+                    ("clear", "Clear the stored value"),
+                ],
             ),
         ),
         _option(
             "Numbers",
             "The decimal separator of number columns.",
-            _radio("decimal", W.decimal, [("point", "Decimal point (1,234.5)"), ("comma", "Decimal comma (1.234,5)")]),
+            _radio(
+                "decimal",
+                W.decimal,
+                [
+                    ("point", "Decimal point (1,234.5)"),
+                    ("comma", "Decimal comma (1.234,5)"),
+                ],
+            ),
         ),
         _option(
             "Excel serial dates",
@@ -414,11 +507,20 @@ def options_step() -> rx.Component:
             _radio(
                 "excel_dates",
                 W.excel_dates,
-                [("off", "No: reject them"), ("1900", "Yes, 1900 date system (Windows)"), ("1904", "Yes, 1904 date system (old Mac)")],
+                [
+                    ("off", "No: reject them"),
+                    ("1900", "Yes, 1900 date system (Windows)"),
+                    ("1904", "Yes, 1904 date system (old Mac)"),
+                ],
             ),
         ),
         _nav(
-            rx.button("Back", variant="soft", color_scheme="gray", on_click=W.go_to_step("mapping")),
+            rx.button(
+                "Back",
+                variant="soft",
+                color_scheme="gray",
+                on_click=W.go_to_step("mapping"),
+            ),
             rx.button(
                 "Validate the whole file",
                 rx.icon("list-checks", size=16),
@@ -443,7 +545,14 @@ def _report_details() -> rx.Component:
                 rx.hstack(
                     rx.foreach(
                         W.column_errors,
-                        lambda c: rx.badge(c["column"], ": ", c["count"], color_scheme="red", variant="soft", size="2"),
+                        lambda c: rx.badge(
+                            c["column"],
+                            ": ",
+                            c["count"],
+                            color_scheme="red",
+                            variant="soft",
+                            size="2",
+                        ),
                     ),
                     wrap="wrap",
                     spacing="2",
@@ -456,7 +565,12 @@ def _report_details() -> rx.Component:
         rx.cond(
             W.sample_errors.length() > 0,
             rx.vstack(
-                rx.heading("Rejected rows (first 100)", size="3"),
+                rx.heading("Rejected rows", size="3"),
+                rx.text(
+                    "Up to 100 examples; the download holds every rejected row.",
+                    size="1",
+                    color_scheme="gray",
+                ),
                 issue_table(W.sample_errors, "error-table"),
                 spacing="2",
                 width="100%",
@@ -484,7 +598,13 @@ def validate_step() -> rx.Component:
             W.is_active,
             rx.vstack(
                 progress_block(W.percent, W.progress_label, "validation-progress"),
-                rx.button("Cancel", variant="soft", color_scheme="red", on_click=W.cancel, data_testid="cancel"),
+                rx.button(
+                    "Cancel",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=W.cancel,
+                    data_testid="cancel",
+                ),
                 spacing="3",
                 width="100%",
             ),
@@ -497,7 +617,13 @@ def validate_step() -> rx.Component:
                 ),
                 _report_details(),
                 _nav(
-                    rx.button("Back to mapping", variant="soft", color_scheme="gray", on_click=W.go_to_step("mapping"), data_testid="back-to-mapping"),
+                    rx.button(
+                        "Back to mapping",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=W.go_to_step("mapping"),
+                        data_testid="back-to-mapping",
+                    ),
                     rx.button(
                         "Start import",
                         rx.icon("play", size=16),
@@ -517,18 +643,56 @@ def run_step() -> rx.Component:
     """Live progress of the import, cancel, and the final report."""
     final_banner = rx.match(
         W.status,
-        ("completed", rx.callout("Import completed.", icon="circle-check", color_scheme="green", width="100%", data_testid="import-done")),
-        ("cancelled", rx.callout("Import cancelled. Rows written before the cancel stay; the rest were not imported.", icon="circle-stop", color_scheme="orange", width="100%", data_testid="import-cancelled")),
-        ("failed", rx.callout(W.job_message, icon="circle-x", color_scheme="red", width="100%", data_testid="import-failed")),
+        (
+            "completed",
+            rx.callout(
+                "Import completed.",
+                icon="circle-check",
+                color_scheme="green",
+                width="100%",
+                data_testid="import-done",
+            ),
+        ),
+        (
+            "cancelled",
+            rx.callout(
+                "Import cancelled. Rows written before the cancel stay; the rest were not imported.",
+                icon="circle-stop",
+                color_scheme="orange",
+                width="100%",
+                data_testid="import-cancelled",
+            ),
+        ),
+        (
+            "failed",
+            rx.callout(
+                W.job_message,
+                icon="circle-x",
+                color_scheme="red",
+                width="100%",
+                data_testid="import-failed",
+            ),
+        ),
         rx.fragment(),
     )
     return _section(
         "Import",
-        rx.hstack(rx.text(W.file_name, weight="medium"), status_badge(W.status), spacing="3", align="center"),
+        rx.hstack(
+            rx.text(W.file_name, weight="medium"),
+            status_badge(W.status),
+            spacing="3",
+            align="center",
+        ),
         progress_block(W.percent, W.progress_label),
         rx.cond(
             W.is_active,
-            rx.button("Cancel import", variant="soft", color_scheme="red", on_click=W.cancel, data_testid="cancel"),
+            rx.button(
+                "Cancel import",
+                variant="soft",
+                color_scheme="red",
+                on_click=W.cancel,
+                data_testid="cancel",
+            ),
         ),
         final_banner,
         _report_details(),
@@ -537,15 +701,26 @@ def run_step() -> rx.Component:
             _nav(
                 rx.cond(
                     W.has_error_file,
-                    rx.link(
-                        rx.button(rx.icon("download", size=16), "Download rejected rows", variant="soft"),
-                        href="/files/imports/" + W.job_id.to_string() + "/errors.csv",
-                        is_external=True,
+                    rx.button(
+                        rx.icon("download", size=16),
+                        "Download rejected rows",
+                        variant="soft",
+                        on_click=W.download_errors,
                         data_testid="download-errors",
                     ),
                 ),
-                rx.link(rx.button("Import another file", variant="soft", color_scheme="gray"), href="/imports/new", data_testid="import-another"),
-                rx.link(rx.button("View profiles"), href="/profiles", data_testid="view-profiles"),
+                rx.link(
+                    rx.button(
+                        "Import another file", variant="soft", color_scheme="gray"
+                    ),
+                    href="/imports/new",
+                    data_testid="import-another",
+                ),
+                rx.link(
+                    rx.button("View profiles"),
+                    href="/profiles",
+                    data_testid="view-profiles",
+                ),
             ),
         ),
     )
@@ -566,7 +741,16 @@ def import_wizard_page() -> rx.Component:
         page_header(
             "Import profiles",
             "From a CSV, TSV, JSON or JSON Lines file.",
-            rx.link(rx.button("Import history", variant="soft", color_scheme="gray"), href="/imports"),
+            rx.link(
+                rx.button("Import history", variant="soft", color_scheme="gray"),
+                href="/imports",
+            ),
         ),
-        rx.vstack(stepper(W.step_index, W.go_to_step), body, spacing="4", width="100%", max_width="1100px"),
+        rx.vstack(
+            stepper(W.step_index, W.go_to_step),
+            body,
+            spacing="4",
+            width="100%",
+            max_width="1100px",
+        ),
     )

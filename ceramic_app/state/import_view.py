@@ -30,7 +30,12 @@ def format_bytes(size: int) -> str:
 def summary_cards(counts: dict[str, int]) -> list[dict[str, str]]:
     """Return the five outcome counts as cards: key, label, value, colour."""
     return [
-        {"key": key, "label": label, "value": f"{int(counts.get(key, 0)):,}", "color": color}
+        {
+            "key": key,
+            "label": label,
+            "value": f"{int(counts.get(key, 0)):,}",
+            "color": color,
+        }
         for key, label, color in SUMMARY_ORDER
     ]
 

@@ -17,6 +17,7 @@ import reflex as rx
 from ceramic_app import live
 from ceramic_app.accounts.service import Principal
 from ceramic_app.db import run_sync
+from ceramic_app.fields import service as fields_service
 from ceramic_app.imports import service as imports
 from ceramic_app.models import JobStatus, Role
 from ceramic_app.settings import get_settings
@@ -152,7 +153,9 @@ class ImportWizardState(AppState):
             "new_field|New custom field",
             "skip|Skip this column",
         ]
-        existing = [f"field:{f['key']}|Field: {f['label']}" for f in self.existing_fields]
+        existing = [
+            f"field:{f['key']}|Field: {f['label']}" for f in self.existing_fields
+        ]
         return fixed + existing
 
     @rx.var
@@ -225,23 +228,39 @@ class ImportWizardState(AppState):
         if job.get("mapping"):
             mapping = job["mapping"]
             problems = await run_sync(
-                imports.save_mapping, principal, self.job_id, mapping, job.get("options")
+                imports.save_mapping,
+                principal,
+                self.job_id,
+                mapping,
+                job.get("options"),
             )
         else:
-            proposal = await run_sync(imports.propose_mapping_for, principal, self.job_id)
+            proposal = await run_sync(
+                imports.propose_mapping_for, principal, self.job_id
+            )
             mapping, problems = proposal["mapping"], proposal["problems"]
             await run_sync(
-                imports.save_mapping, principal, self.job_id, mapping, proposal["options"]
+                imports.save_mapping,
+                principal,
+                self.job_id,
+                mapping,
+                proposal["options"],
             )
             job = await run_sync(imports.get_import, principal, self.job_id)
         self._apply_job(job)
-        fields = await run_sync(imports.field_catalog, principal)
+        fields = await run_sync(fields_service.list_fields, principal)
         self.existing_fields = [
-            {"key": f.key, "label": f.label, "type": f.type.value} for f in fields
+            {"key": f.key, "label": f.label, "type": f.type.value}
+            for f in fields
+            if not f.is_calculated and f.status == "active"
         ]
-        samples = list(zip(*self.preview_rows, strict=False)) if self.preview_rows else []
+        samples = (
+            list(zip(*self.preview_rows, strict=False)) if self.preview_rows else []
+        )
         self.columns = [
-            column_view(c, list(samples[c["index"]]) if c["index"] < len(samples) else [])
+            column_view(
+                c, list(samples[c["index"]]) if c["index"] < len(samples) else []
+            )
             for c in mapping.get("columns", [])
         ]
         self.problems = list(problems)
@@ -263,7 +282,9 @@ class ImportWizardState(AppState):
             return None
         self._apply_job(job)
         if self.status in _ACTIVE or self.status in _FINAL:
-            self.step = "run" if self.status != JobStatus.VALIDATING.value else "validate"
+            self.step = (
+                "run" if self.status != JobStatus.VALIDATING.value else "validate"
+            )
         elif self.status == JobStatus.VALIDATED.value:
             self.step = "validate"
         else:
@@ -325,7 +346,12 @@ class ImportWizardState(AppState):
             self._apply_job(job)
             self._apply_inspection(job["inspection"])
             self.step = "preview"
-            return [rx.call_script(f"window.history.replaceState(null, '', '/imports/new?job={self.job_id}')"), ImportWizardState.listen]
+            return [
+                rx.call_script(
+                    f"window.history.replaceState(null, '', '/imports/new?job={self.job_id}')"
+                ),
+                ImportWizardState.listen,
+            ]
 
     # -- step 2: preview -------------------------------------------------------
 
@@ -333,10 +359,16 @@ class ImportWizardState(AppState):
         principal = await self._principal()
         if principal is None or not self.job_id:
             return
-        overrides = {k: v for k, v in self.source.items() if k in ("format", "encoding", "delimiter")}
+        overrides = {
+            k: v
+            for k, v in self.source.items()
+            if k in ("format", "encoding", "delimiter")
+        }
         overrides.update(override)
         try:
-            inspection = await run_sync(imports.inspect_import, principal, self.job_id, overrides)
+            inspection = await run_sync(
+                imports.inspect_import, principal, self.job_id, overrides
+            )
             job = await run_sync(imports.get_import, principal, self.job_id)
         except imports.ImportRequestError as exc:
             self.error = str(exc)
@@ -382,7 +414,11 @@ class ImportWizardState(AppState):
     def _mapping_document(self) -> dict[str, Any]:
         columns = []
         for c in self.columns:
-            entry: dict[str, Any] = {"index": c["index"], "source": c["source"], "target": c["target"]}
+            entry: dict[str, Any] = {
+                "index": c["index"],
+                "source": c["source"],
+                "target": c["target"],
+            }
             if c["target"] in ("field", "new_field"):
                 entry["key"] = c["key"]
             if c["target"] == "new_field":
@@ -402,7 +438,9 @@ class ImportWizardState(AppState):
             "date_formats": {
                 c["key"]: c["date_format"]
                 for c in self.columns
-                if c.get("type") == "date" and c.get("date_format") and c["target"] != "skip"
+                if c.get("type") == "date"
+                and c.get("date_format")
+                and c["target"] != "skip"
             },
             "unescape_formulas": self.unescape_formulas,
         }
@@ -440,7 +478,9 @@ class ImportWizardState(AppState):
             known = {f["key"]: f for f in self.existing_fields}
             if key not in known:
                 return
-            column.update(target="field", key=key, type=known[key]["type"], choice=choice)
+            column.update(
+                target="field", key=key, type=known[key]["type"], choice=choice
+            )
         elif choice in ("email", "custom_id", "tags", "new_field", "skip"):
             column.update(target=choice, choice=choice)
             if choice == "new_field" and not column.get("key"):
@@ -519,6 +559,8 @@ class ImportWizardState(AppState):
             return rx.toast.error(str(exc))
         self.status = JobStatus.VALIDATING.value
         self.records_done = 0
+        self.rows_per_second = 0.0
+        self.eta_seconds = -1.0
         self._apply_report({})
         self.step = "validate"
         return None
@@ -538,6 +580,8 @@ class ImportWizardState(AppState):
         job = await run_sync(imports.get_import, principal, self.job_id)
         self._apply_job(job)
         self.records_done = 0
+        self.rows_per_second = 0.0
+        self.eta_seconds = -1.0
         self._apply_report({})
         self.step = "run"
         return None
@@ -554,7 +598,14 @@ class ImportWizardState(AppState):
             return rx.toast.error(str(exc))
         if status == JobStatus.CANCELLED.value:
             self.status = status
-        return rx.toast.info("Cancelling: rows already written stay; the rest are not imported.")
+        return rx.toast.info(
+            "Cancelling: rows already written stay; the rest are not imported."
+        )
+
+    @rx.event
+    def download_errors(self) -> Any:
+        """Download the rejected rows; the file route checks the session itself."""
+        return rx.download(url=f"/files/imports/{int(self.job_id)}/errors.csv")
 
     @rx.event
     def go_to_step(self, step: str) -> None:
@@ -612,7 +663,8 @@ class ImportWizardState(AppState):
         eta = event.get("eta_seconds")
         self.eta_seconds = -1.0 if eta is None else float(eta)
         self.counts = {
-            k: int(event.get(k) or 0) for k in ("created", "updated", "merged", "skipped", "rejected")
+            k: int(event.get(k) or 0)
+            for k in ("created", "updated", "merged", "skipped", "rejected")
         }
         self.cards = summary_cards(self.counts)
 
