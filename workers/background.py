@@ -282,3 +282,20 @@ def run_background_job(workspace_id: int, job_id: int) -> str:
         "background job %s workspace %s (%s) completed", job_id, workspace_id, kind
     )
     return "completed"
+
+
+def get_job(principal: Principal, job_id: int) -> dict[str, Any] | None:
+    """Return a background job's status, progress, result and error, or None."""
+    with tenant_connection(principal.workspace_id) as conn:
+        row = (
+            conn.execute(
+                text(
+                    "SELECT id, kind, status, progress_done, progress_total, result,"
+                    " error_message FROM background_jobs WHERE id = :id"
+                ),
+                {"id": job_id},
+            )
+            .mappings()
+            .first()
+        )
+    return dict(row) if row else None

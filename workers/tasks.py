@@ -35,6 +35,7 @@ def run_validation_task(workspace_id: int, job_id: int) -> str:
 def run_background_task(workspace_id: int, job_id: int) -> str:
     """Run one background job through its registered handler."""
     _after_fork()
+    import workers.kinds  # noqa: F401  (registers the job kinds)
     from workers.background import run_background_job
 
     return run_background_job(workspace_id, job_id)

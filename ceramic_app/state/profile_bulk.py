@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import reflex as rx
 from sqlalchemy import text
 
+from ceramic_app import live
+from ceramic_app.accounts.service import Principal
 from ceramic_app.db import run_sync, tenant_connection
 from ceramic_app.models import Role
 from ceramic_app.profiles import bulk
 from ceramic_app.state.profiles import ProfilesState
+from workers.background import get_job, submit_job
+from workers.kinds import BULK_PROFILES
 
 logger = logging.getLogger(__name__)
 
-# Seconds between progress updates sent to the browser while a bulk runs.
-PROGRESS_INTERVAL = 0.3
+_FINAL_JOB_STATES = ("completed", "failed", "cancelled")
 _ACTION_LABELS = {
     "tags.add": "Add tag",
     "tags.remove": "Remove tag",
@@ -32,6 +34,11 @@ def _tag_options(workspace_id: int) -> list[dict[str, str]]:
     with tenant_connection(workspace_id) as conn:
         rows = conn.execute(text("SELECT id, name FROM tags ORDER BY lower(name)"))
         return [{"id": str(tag_id), "name": name} for tag_id, name in rows]
+
+
+def _result_fields(result: dict[str, Any]) -> dict[str, Any]:
+    names = bulk.BulkResult.__dataclass_fields__
+    return {name: result[name] for name in names if name in result}
 
 
 def _count(number: int) -> str:
@@ -192,11 +199,7 @@ class ProfileBulkState(ProfilesState):
 
     @rx.event(background=True)
     async def apply(self) -> Any:
-        """Run the open dialog's action on the selection, showing progress.
-
-        NOTE: the operation runs in this web process until the generic job
-        runner is available; work in progress is lost if the process stops.
-        """
+        """Run the open dialog's action on the selection as a job, showing progress."""
         async with self:
             role = Role.ADMIN if self.dialog == "delete" else Role.MEMBER
             principal = await self._authorize(role)
@@ -215,14 +218,11 @@ class ProfileBulkState(ProfilesState):
                 )
                 self.dialog_error = str(exc)
                 return None
-            params["actor"] = bulk.actor_params(principal)
             self.running = True
             self.dialog = ""
             self.progress_done, self.progress_total = 0, 0
-        operation = bulk.OPERATIONS[kind]
-        return await self._run(
-            kind, subject, operation, principal.workspace_id, selection, params
-        )
+        parameters = bulk.job_params(principal, kind, selection, **params)
+        return await self._run(principal, kind, subject, parameters)
 
     @rx.event(background=True)
     async def undo(self) -> Any:
@@ -236,55 +236,35 @@ class ProfileBulkState(ProfilesState):
             operation_id = self.undo_operation_id
             self.running = True
             self.progress_done, self.progress_total = 0, 0
-
-        def run_undo(workspace_id, _selection, params, callback):
-            return bulk.undo_operation(workspace_id, operation_id, params, callback)
-
-        return await self._run(
-            "undo",
-            "",
-            run_undo,
-            principal.workspace_id,
-            bulk.Selection(),
-            {"actor": bulk.actor_params(principal)},
+        parameters = bulk.job_params(
+            principal, "undo", bulk.Selection(), operation_id=operation_id
         )
+        return await self._run(principal, "undo", "", parameters)
 
     async def _run(
-        self,
-        kind: str,
-        subject: str,
-        operation: Any,
-        workspace_id: int,
-        selection: bulk.Selection,
-        params: dict[str, Any],
+        self, principal: Principal, kind: str, subject: str, parameters: dict[str, Any]
     ) -> Any:
-        progress = [0, 0]
-
-        def report(done: int, total: int) -> None:
-            progress[0], progress[1] = done, total
-
-        task = asyncio.ensure_future(
-            run_sync(operation, workspace_id, selection, params, report)
-        )
-        while not task.done():
-            await asyncio.wait({task}, timeout=PROGRESS_INTERVAL)
-            async with self:
-                self.progress_done, self.progress_total = progress
+        """Submit the bulk job to the workers and follow it until it ends."""
+        workspace_id = principal.workspace_id
+        job_id = await run_sync(submit_job, principal, BULK_PROFILES, parameters)
+        job: dict[str, Any] | None = None
+        async for event in live.subscribe(workspace_id, poll_seconds=2.0):
+            if event is not None and event.get("job_id") == job_id:
+                async with self:
+                    self.progress_done = int(event.get("done") or self.progress_done)
+                    self.progress_total = int(event.get("total") or self.progress_total)
+            if event is None or event.get("job_id") == job_id:
+                # The row is the truth; a lost message only delays this check.
+                job = await run_sync(get_job, principal, job_id)
+                if job is None or job["status"] in _FINAL_JOB_STATES:
+                    break
         async with self:
             self.running = False
-            try:
-                result = task.result()
-            except bulk.BulkError as exc:
-                logger.info(
-                    "bulk %s rejected in workspace %s: %s", kind, workspace_id, exc
-                )
-                self.result_message = ""
-                return rx.toast.error(str(exc))
-            except Exception:
-                logger.exception("bulk %s failed in workspace %s", kind, workspace_id)
-                return rx.toast.error(
-                    "The bulk change failed part way. Reload to see what changed."
-                )
+            if job is None or job["status"] != "completed":
+                message = (job or {}).get("error_message") or "The job did not finish."
+                logger.info("bulk %s job %s ended: %s", kind, job_id, message)
+                return rx.toast.error(f"The bulk change stopped: {message}")
+            result = bulk.BulkResult(**_result_fields(job["result"]))
             self.result_message = _summary(kind, result, subject)
             undoable = kind in bulk.UNDOABLE_KINDS and result.changed > 0
             self.undo_operation_id = result.operation_id if undoable else 0

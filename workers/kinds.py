@@ -1,0 +1,20 @@
+"""Every background job kind; importing this module registers their handlers.
+
+Both the worker and the web process import it: the worker to run jobs, the
+web process so that submit_job() accepts the kinds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ceramic_app.profiles import bulk
+from workers.background import JobContext, job_kind
+
+BULK_PROFILES = "profiles.bulk"
+
+
+@job_kind(BULK_PROFILES)
+def run_bulk_profiles(ctx: JobContext) -> dict[str, Any]:
+    """Tag, untag, set a field on, delete, or undo a change to a selection."""
+    return bulk.run_job(ctx.workspace_id, ctx.job_id, ctx.params, ctx.progress)
