@@ -7,11 +7,13 @@ import reflex as rx
 from ceramic_app.api import build_api
 from ceramic_app.logs import configure_logging
 from ceramic_app.pages.auth import sign_in_page, sign_up_page
+from ceramic_app.pages.fields import fields_page
 from ceramic_app.pages.import_history import import_history_page
 from ceramic_app.pages.import_wizard import import_wizard_page
 from ceramic_app.pages.profiles import profile_stub_page, profiles_page
 from ceramic_app.state.auth import AuthFormState
 from ceramic_app.state.base import AppState
+from ceramic_app.state.fields import FieldsState
 from ceramic_app.state.import_history import ImportHistoryState
 from ceramic_app.state.imports import ImportWizardState
 from ceramic_app.state.profiles import ProfilesState, ProfileStubState
@@ -74,4 +76,10 @@ app.add_page(
     route="/imports/new",
     on_load=ImportWizardState.load,
     title="Import profiles · CeramicCRM",
+)
+app.add_page(
+    fields_page,
+    route="/settings/fields",
+    on_load=[AppState.require_admin, FieldsState.load_page],
+    title="Fields · CeramicCRM",
 )
