@@ -10,13 +10,15 @@ from ceramic_app.pages.auth import sign_in_page, sign_up_page
 from ceramic_app.pages.fields import fields_page
 from ceramic_app.pages.import_history import import_history_page
 from ceramic_app.pages.import_wizard import import_wizard_page
-from ceramic_app.pages.profiles import profile_stub_page, profiles_page
+from ceramic_app.pages.profile_detail import profile_detail_page
+from ceramic_app.pages.profiles import profiles_page
 from ceramic_app.state.auth import AuthFormState
 from ceramic_app.state.base import AppState
 from ceramic_app.state.fields import FieldsState
 from ceramic_app.state.import_history import ImportHistoryState
 from ceramic_app.state.imports import ImportWizardState
-from ceramic_app.state.profiles import ProfilesState, ProfileStubState
+from ceramic_app.state.profile_detail import ProfileDetailState
+from ceramic_app.state.profiles import ProfilesState
 
 configure_logging()
 
@@ -60,12 +62,6 @@ app.add_page(
     title="Profiles · CeramicCRM",
 )
 app.add_page(
-    profile_stub_page,
-    route="/profiles/[profile_id]",
-    on_load=ProfileStubState.load_profile,
-    title="Profile · CeramicCRM",
-)
-app.add_page(
     import_history_page,
     route="/imports",
     on_load=ImportHistoryState.load,
@@ -82,4 +78,10 @@ app.add_page(
     route="/settings/fields",
     on_load=[AppState.require_admin, FieldsState.load_page],
     title="Fields · CeramicCRM",
+)
+app.add_page(
+    profile_detail_page,
+    route="/profiles/[profile_id]",
+    on_load=ProfileDetailState.load_page,
+    title="Profile · CeramicCRM",
 )
