@@ -12,6 +12,7 @@ from ceramic_app.pages.import_history import import_history_page
 from ceramic_app.pages.import_wizard import import_wizard_page
 from ceramic_app.pages.profile_detail import profile_detail_page
 from ceramic_app.pages.profiles import profiles_page
+from ceramic_app.pages.templates import templates_page
 from ceramic_app.state.auth import AuthFormState
 from ceramic_app.state.base import AppState
 from ceramic_app.state.fields import FieldsState
@@ -19,6 +20,7 @@ from ceramic_app.state.import_history import ImportHistoryState
 from ceramic_app.state.imports import ImportWizardState
 from ceramic_app.state.profile_detail import ProfileDetailState
 from ceramic_app.state.profiles import ProfilesState
+from ceramic_app.state.templates import TemplatesState
 
 configure_logging()
 
@@ -84,4 +86,10 @@ app.add_page(
     route="/profiles/[profile_id]",
     on_load=ProfileDetailState.load_page,
     title="Profile · CeramicCRM",
+)
+app.add_page(
+    templates_page,
+    route="/templates",
+    on_load=TemplatesState.load_page,
+    title="Templates · CeramicCRM",
 )

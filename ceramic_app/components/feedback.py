@@ -7,7 +7,7 @@ import reflex as rx
 
 def empty_state(
     icon: str,
-    title: str,
+    title: rx.Var | str,
     description: str,
     *actions: rx.Component,
     testid: str,
