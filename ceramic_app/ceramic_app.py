@@ -12,6 +12,7 @@ from ceramic_app.pages.import_history import import_history_page
 from ceramic_app.pages.import_wizard import import_wizard_page
 from ceramic_app.pages.profile_detail import profile_detail_page
 from ceramic_app.pages.profiles import profiles_page
+from ceramic_app.pages.tags import tags_page
 from ceramic_app.pages.templates import templates_page
 from ceramic_app.state.auth import AuthFormState
 from ceramic_app.state.base import AppState
@@ -20,6 +21,7 @@ from ceramic_app.state.import_history import ImportHistoryState
 from ceramic_app.state.imports import ImportWizardState
 from ceramic_app.state.profile_detail import ProfileDetailState
 from ceramic_app.state.profiles import ProfilesState
+from ceramic_app.state.tags import TagsState
 from ceramic_app.state.templates import TemplatesState
 
 configure_logging()
@@ -92,4 +94,10 @@ app.add_page(
     route="/templates",
     on_load=TemplatesState.load_page,
     title="Templates · CeramicCRM",
+)
+app.add_page(
+    tags_page,
+    route="/tags",
+    on_load=TagsState.load_page,
+    title="Tags · CeramicCRM",
 )
