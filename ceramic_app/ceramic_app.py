@@ -6,6 +6,7 @@ import reflex as rx
 
 from ceramic_app.api import build_api
 from ceramic_app.logs import configure_logging
+from ceramic_app.pages.audit import audit_page
 from ceramic_app.pages.auth import sign_in_page, sign_up_page
 from ceramic_app.pages.fields import fields_page
 from ceramic_app.pages.import_history import import_history_page
@@ -14,6 +15,7 @@ from ceramic_app.pages.profile_detail import profile_detail_page
 from ceramic_app.pages.profiles import profiles_page
 from ceramic_app.pages.tags import tags_page
 from ceramic_app.pages.templates import templates_page
+from ceramic_app.state.audit import AuditState
 from ceramic_app.state.auth import AuthFormState
 from ceramic_app.state.base import AppState
 from ceramic_app.state.fields import FieldsState
@@ -100,4 +102,10 @@ app.add_page(
     route="/tags",
     on_load=TagsState.load_page,
     title="Tags · CeramicCRM",
+)
+app.add_page(
+    audit_page,
+    route="/audit",
+    on_load=[AppState.require_admin, AuditState.load_page],
+    title="Audit log · CeramicCRM",
 )
