@@ -121,11 +121,12 @@ def _count_cell(row: rx.Var[FieldRow]) -> rx.Component:
             rx.icon("info", size=14, color="var(--amber-10)"),
             content=row.estimate_note,
         ),
-        rx.link(
+        # A button, not a link: a link without a target reloads the page.
+        rx.button(
             "Count exactly",
             size="1",
+            variant="ghost",
             on_click=FieldsState.count_exactly(row.id),
-            cursor="pointer",
             data_testid="field-count-exact",
         ),
         spacing="1",
