@@ -237,7 +237,8 @@ class FieldsState(AppState):
                 principal.workspace_id, poll_seconds=1.0
             ):
                 async with self:
-                    if self._listener != token:
+                    # Stop when replaced, or when the tab moved to another page.
+                    if self._listener != token or not self._on_page():
                         return
                 now = time.monotonic()
                 if now - last_session_check > SESSION_CHECK_SECONDS:
@@ -267,6 +268,9 @@ class FieldsState(AppState):
             logger.exception(
                 "field page listener of workspace %s failed", principal.workspace_id
             )
+
+    def _on_page(self) -> bool:
+        return self.router.url.path.rstrip("/") == "/settings/fields"
 
     def _apply_progress(self, message: dict[str, Any]) -> bool:
         job_id = parse_id(message.get("job_id"))

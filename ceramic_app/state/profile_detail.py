@@ -190,7 +190,9 @@ class ProfileDetailState(AppState):
                 principal.workspace_id, poll_seconds=1.0
             ):
                 async with self:
-                    if self._listener != token or self.shown_id != watched:
+                    # Stop when replaced, or when the tab moved to another page.
+                    on_page = self.router.url.path.rstrip("/") == f"/profiles/{watched}"
+                    if self._listener != token or not on_page:
                         return
                 if time.monotonic() - last_session_check > SESSION_CHECK_SECONDS:
                     async with self:
