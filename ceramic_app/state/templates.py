@@ -233,8 +233,11 @@ class TemplatesState(AppState):
             return None
         content = str(value)[:MAX_CONTENT_CHARS]
         blocks = list(self.blocks)
+        problem = syntax_error(content)
         blocks[position] = BlockForm(
-            blocks[position].name, content, syntax_error(content) or ""
+            blocks[position].name,
+            content,
+            profile_view.as_sentence(problem) if problem else "",
         )
         self.blocks = blocks
         self.dirty = True
