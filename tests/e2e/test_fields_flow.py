@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import text
 
+from ceramic_app import live
+from ceramic_app.db import tenant_connection
+from ceramic_app.fields import service as fields
 from tests.e2e.flows import sign_in, sign_out, sign_up
-from tests.e2e.workspace_setup import add_member
+from tests.e2e.workspace_setup import add_member, principal_for
 
 pytestmark = pytest.mark.e2e
 
@@ -112,3 +117,40 @@ def test_member_cannot_open_field_settings(page: Page, app_url: str) -> None:
     page.goto(f"{app_url}/audit")
     page.wait_for_url("**/profiles")
     expect(page.get_by_test_id("audit-table")).to_have_count(0)
+
+
+def test_job_progress_shows_live(page: Page, app_url: str) -> None:
+    owner = sign_up(page, app_url, "progress")
+    admin = principal_for(owner.email)
+    field = fields.create_field(admin, key="plan", label="Plan", field_type="text")
+    # A running job row as the job runner leaves it; the events below move it.
+    with tenant_connection(admin.workspace_id) as conn:
+        job_id = conn.execute(
+            text(
+                "INSERT INTO background_jobs (workspace_id, kind, status, params,"
+                " progress_total, heartbeat_at) VALUES (:ws, 'field.delete', 'running',"
+                " CAST(:params AS jsonb), 10000, now()) RETURNING id"
+            ),
+            {"ws": admin.workspace_id, "params": json.dumps({"field_id": field.id})},
+        ).scalar_one()
+    page.goto(f"{app_url}/settings/fields")
+    row = page.get_by_test_id("field-row-plan")
+    expect(row.get_by_test_id("field-job-progress")).to_be_visible()
+    page.wait_for_timeout(1_000)  # let the page's listener subscribe
+
+    live.publish(
+        admin.workspace_id, "job.progress", job_id=job_id, done=2500, total=10000
+    )
+    expect(row).to_contain_text("Deleting values · 2,500 of 10,000 profiles")
+    live.publish(
+        admin.workspace_id, "job.progress", job_id=job_id, done=7500, total=10000
+    )
+    expect(row).to_contain_text("7,500 of 10,000 profiles")
+
+    with tenant_connection(admin.workspace_id) as conn:
+        conn.execute(
+            text("UPDATE background_jobs SET status = 'completed' WHERE id = :id"),
+            {"id": job_id},
+        )
+    live.publish(admin.workspace_id, "job.finished", job_id=job_id, status="completed")
+    expect(row.get_by_test_id("field-job-progress")).to_have_count(0)
