@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ceramic_app.components.feedback import inline_error
+from ceramic_app.components.local_time import local_time
 from ceramic_app.components.profile_values import value_editor
 from ceramic_app.state.base import AppState
 from ceramic_app.state.profile_detail import ProfileDetailState as P
@@ -57,7 +58,7 @@ def _timestamp(label: str, value: rx.Var[str], testid: str) -> rx.Component:
     return rx.vstack(
         _caption(label),
         rx.text(
-            rx.moment(value, format="MMM D, YYYY, HH:mm:ss", local=True),
+            local_time(value=value, mode="datetime"),
             size="2",
             data_testid=testid,
         ),

@@ -6,6 +6,7 @@ import reflex as rx
 
 from ceramic_app.components.feedback import empty_state, error_callout, skeleton_table
 from ceramic_app.components.layout import app_shell, page_header
+from ceramic_app.components.local_time import local_time
 from ceramic_app.state.audit import AuditState as A
 from ceramic_app.state.audit_view import ENTITY_TYPES, AuditRow, ChangeLine
 
@@ -92,7 +93,7 @@ def _change_line(line: rx.Var[ChangeLine]) -> rx.Component:
 def _row(row: rx.Var[AuditRow]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
-            rx.moment(row.at, format="MMM D, YYYY, HH:mm:ss", local=True),
+            local_time(value=row.at, mode="datetime"),
             white_space="nowrap",
             color="var(--gray-11)",
         ),

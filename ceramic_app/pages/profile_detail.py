@@ -6,6 +6,7 @@ import reflex as rx
 
 from ceramic_app.components.feedback import empty_state, error_callout
 from ceramic_app.components.layout import app_shell
+from ceramic_app.components.local_time import local_time
 from ceramic_app.components.profile_sidebar import profile_sidebar
 from ceramic_app.components.profile_values import value_row
 from ceramic_app.state.base import AppState
@@ -32,7 +33,7 @@ def _header() -> rx.Component:
         rx.hstack(
             rx.avatar(fallback=P.email[:2].upper(), size="4", radius="full"),
             rx.vstack(
-                rx.heading(P.email, size="6", data_testid="profile-heading"),
+                rx.heading(P.email, size="6", data_testid="profile-email"),
                 rx.hstack(
                     rx.text("Profile #", P.shown_id, size="2", color_scheme="gray"),
                     rx.cond(
@@ -78,7 +79,7 @@ def _fields_panel() -> rx.Component:
 def _history_row(row: rx.Var[HistoryRow]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
-            rx.moment(row.at, format="MMM D, YYYY, HH:mm:ss", local=True),
+            local_time(value=row.at, mode="datetime"),
             white_space="nowrap",
             color="var(--gray-11)",
         ),

@@ -11,6 +11,7 @@ from ceramic_app.components.feedback import (
     section_title,
 )
 from ceramic_app.components.layout import app_shell, page_header
+from ceramic_app.components.local_time import local_time
 from ceramic_app.state.base import AppState
 from ceramic_app.state.templates import (
     BlockForm,
@@ -30,7 +31,7 @@ def _list_item(item: rx.Var[TemplateItem]) -> rx.Component:
             item.block_count,
             rx.cond(item.block_count == 1, " block", " blocks"),
             " · updated ",
-            rx.moment(item.updated_at, from_now=True),
+            local_time(value=item.updated_at, mode="date"),
             size="1",
             color_scheme="gray",
         ),
