@@ -218,12 +218,13 @@ class FieldsState(AppState):
 
     # --- live job progress ---------------------------------------------------------
 
-    @rx.event(background=True)
+    @rx.event(background=True, supersedes=True)
     async def listen(self) -> Any:
         """Follow field jobs on the workspace channel until the page goes away.
 
-        Started by on_load; Reflex cancels it when the browser leaves. A newer
-        listener of the same tab replaces the token, and this one then stops.
+        Started by on_load. It stops when a newer listener of the same tab
+        starts (supersedes=True cancels it, and the token check stops it),
+        when the tab shows another page, or when the session ends.
         """
         token = uuid.uuid4().hex
         async with self:
@@ -231,6 +232,11 @@ class FieldsState(AppState):
             if principal is None:
                 return
             self._listener = token
+        logger.info(
+            "field page listener %s started for workspace %s",
+            token,
+            principal.workspace_id,
+        )
         last_poll = last_session_check = time.monotonic()
         try:
             async for message in live.subscribe(
@@ -268,6 +274,8 @@ class FieldsState(AppState):
             logger.exception(
                 "field page listener of workspace %s failed", principal.workspace_id
             )
+        finally:
+            logger.info("field page listener %s stopped", token)
 
     def _on_page(self) -> bool:
         return self.router.url.path.rstrip("/") == "/settings/fields"

@@ -171,11 +171,13 @@ class ProfileDetailState(AppState):
 
     # --- live updates --------------------------------------------------------------
 
-    @rx.event(background=True)
+    @rx.event(background=True, supersedes=True)
     async def listen(self) -> None:
         """Reload when this profile changes elsewhere, until the page goes away.
 
-        A newer listener of the same tab replaces the token, and this one stops.
+        Started by on_load. It stops when a newer listener of the same tab
+        starts (supersedes=True cancels it, and the token check stops it),
+        when the tab shows another page, or when the session ends.
         """
         token = uuid.uuid4().hex
         async with self:
@@ -184,6 +186,7 @@ class ProfileDetailState(AppState):
                 return
             self._listener = token
             watched = self.shown_id
+        logger.info("profile listener %s started for profile %s", token, watched)
         last_session_check = time.monotonic()
         try:
             async for message in live.subscribe(
@@ -206,6 +209,8 @@ class ProfileDetailState(AppState):
             raise
         except Exception:
             logger.exception("profile page listener of profile %s failed", watched)
+        finally:
+            logger.info("profile listener %s stopped", token)
 
     async def _refresh_from_live(self, principal: Principal, profile_id: int) -> None:
         try:
