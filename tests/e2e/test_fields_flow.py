@@ -12,8 +12,8 @@ from sqlalchemy import text
 from ceramic_app import live
 from ceramic_app.db import tenant_connection
 from ceramic_app.fields import service as fields
-from tests.e2e.flows import sign_in, sign_out, sign_up
-from tests.e2e.workspace_setup import add_member, principal_for
+from tests.e2e.flows import sign_in, sign_out
+from tests.e2e.workspace_setup import add_member, principal_for, signed_in_account
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +36,7 @@ def _create_template(page: Page, name: str, content: str) -> None:
 
 
 def test_delete_field_used_in_template(page: Page, app_url: str) -> None:
-    sign_up(page, app_url, "fields")
+    signed_in_account(page, app_url, "fields")
     page.goto(f"{app_url}/settings/fields")
     expect(page.get_by_test_id("field-locked-email")).to_be_visible()
     _create_text_field(page, "Loyalty tier", "loyalty_tier")
@@ -67,7 +67,7 @@ def test_delete_field_used_in_template(page: Page, app_url: str) -> None:
 
 
 def test_rule_change_shows_breaking_profiles(page: Page, app_url: str) -> None:
-    sign_up(page, app_url, "rules")
+    signed_in_account(page, app_url, "rules")
     page.goto(f"{app_url}/settings/fields")
     _create_text_field(page, "Plan", "plan")
     page.goto(f"{app_url}/profiles")
@@ -91,7 +91,7 @@ def test_rule_change_shows_breaking_profiles(page: Page, app_url: str) -> None:
 
 
 def test_expression_error_shows_inline(page: Page, app_url: str) -> None:
-    sign_up(page, app_url, "expr")
+    signed_in_account(page, app_url, "expr")
     page.goto(f"{app_url}/settings/fields")
     page.get_by_test_id("new-field").click()
     page.get_by_test_id("field-label-input").fill("Score")
@@ -103,7 +103,7 @@ def test_expression_error_shows_inline(page: Page, app_url: str) -> None:
 
 
 def test_member_cannot_open_field_settings(page: Page, app_url: str) -> None:
-    owner = sign_up(page, app_url, "owner")
+    owner = signed_in_account(page, app_url, "owner")
     member_email = add_member(owner)
     sign_out(page)
     sign_in(page, app_url, member_email)
@@ -120,7 +120,7 @@ def test_member_cannot_open_field_settings(page: Page, app_url: str) -> None:
 
 
 def test_job_progress_shows_live(page: Page, app_url: str) -> None:
-    owner = sign_up(page, app_url, "progress")
+    owner = signed_in_account(page, app_url, "progress")
     admin = principal_for(owner.email)
     field = fields.create_field(admin, key="plan", label="Plan", field_type="text")
     # A running job row as the job runner leaves it; the events below move it.

@@ -10,14 +10,19 @@ from playwright.sync_api import Page, expect
 from ceramic_app.fields import service as fields
 from ceramic_app.models import Role
 from ceramic_app.profiles import service as profiles
-from tests.e2e.flows import sign_in, sign_out, sign_up
-from tests.e2e.workspace_setup import add_member, principal_for
+from tests.e2e.flows import sign_in, sign_out
+from tests.e2e.workspace_setup import (
+    add_member,
+    create_account,
+    principal_for,
+    signed_in_account,
+)
 
 pytestmark = pytest.mark.e2e
 
 
 def test_member_fixes_invalid_value(page: Page, app_url: str) -> None:
-    owner = sign_up(page, app_url, "editor")
+    owner = signed_in_account(page, app_url, "editor")
     admin = principal_for(owner.email)
     fields.create_field(
         admin, key="seats", label="Seats", field_type="number", rules={"max": 500}
@@ -30,7 +35,7 @@ def test_member_fixes_invalid_value(page: Page, app_url: str) -> None:
     sign_in(page, app_url, member_email)
 
     page.goto(f"{app_url}/profiles/{profile.id}")
-    expect(page.get_by_test_id("profile-heading")).to_have_text("customer@example.com")
+    expect(page.get_by_test_id("profile-email")).to_have_text("customer@example.com")
     expect(page.get_by_test_id("value-seats")).to_have_text("3")
     page.get_by_test_id("edit-seats").click()
     editor = page.get_by_test_id("value-editor")
@@ -54,7 +59,7 @@ def test_member_fixes_invalid_value(page: Page, app_url: str) -> None:
 
 
 def test_create_profile_from_form(page: Page, app_url: str) -> None:
-    owner = sign_up(page, app_url, "creator")
+    owner = signed_in_account(page, app_url, "creator")
     admin = principal_for(owner.email)
     fields.create_field(
         admin,
@@ -76,14 +81,14 @@ def test_create_profile_from_form(page: Page, app_url: str) -> None:
     page.get_by_test_id("new-profile-plan").locator("input").fill("gold")
     page.get_by_test_id("new-profile-create").click()
     page.wait_for_url(re.compile(r".*/profiles/\d+$"))
-    expect(page.get_by_test_id("profile-heading")).to_have_text(
+    expect(page.get_by_test_id("profile-email")).to_have_text(
         "new.customer@example.com"
     )
     expect(page.get_by_test_id("value-plan")).to_have_text("gold")
 
 
 def test_profile_refreshes_on_outside_change(page: Page, app_url: str) -> None:
-    owner = sign_up(page, app_url, "live")
+    owner = signed_in_account(page, app_url, "live")
     admin = principal_for(owner.email)
     fields.create_field(admin, key="city", label="City", field_type="text")
     profile = profiles.create_profile(
@@ -102,7 +107,7 @@ def test_profile_refreshes_on_outside_change(page: Page, app_url: str) -> None:
 
 
 def test_stale_edit_reports_conflict(page: Page, app_url: str) -> None:
-    owner = sign_up(page, app_url, "conflict")
+    owner = signed_in_account(page, app_url, "conflict")
     admin = principal_for(owner.email)
     fields.create_field(admin, key="city", label="City", field_type="text")
     profile = profiles.create_profile(
@@ -124,18 +129,17 @@ def test_stale_edit_reports_conflict(page: Page, app_url: str) -> None:
 
 
 def test_unknown_profile_shows_not_found(page: Page, app_url: str) -> None:
-    other = principal_for(sign_up(page, app_url, "other").email)
+    other = principal_for(create_account("other").email)
     foreign = profiles.create_profile(other, email="theirs@example.com")
-    sign_out(page)
-    sign_up(page, app_url, "mine")
+    signed_in_account(page, app_url, "mine")
     for path in ("999999999", "not-a-number", str(foreign.id)):
         page.goto(f"{app_url}/profiles/{path}")
         expect(page.get_by_test_id("profile-not-found")).to_be_visible()
-        expect(page.get_by_test_id("profile-heading")).to_have_count(0)
+        expect(page.get_by_test_id("profile-email")).to_have_count(0)
 
 
 def test_viewer_sees_profile_read_only(page: Page, app_url: str) -> None:
-    owner = sign_up(page, app_url, "reader")
+    owner = signed_in_account(page, app_url, "reader")
     admin = principal_for(owner.email)
     fields.create_field(admin, key="city", label="City", field_type="text")
     profile = profiles.create_profile(
