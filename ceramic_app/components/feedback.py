@@ -12,7 +12,7 @@ def empty_state(
     *actions: rx.Component,
     testid: str,
 ) -> rx.Component:
-    """A dashed panel with an icon, a title, one sentence and optional actions."""
+    """Build a dashed panel with an icon, a title, one sentence and actions."""
     return rx.center(
         rx.vstack(
             rx.center(
@@ -45,7 +45,7 @@ def empty_state(
 def error_callout(
     message: rx.Var | str, retry: rx.EventHandler, testid: str
 ) -> rx.Component:
-    """A red callout with the error message and a retry button."""
+    """Build a red callout with the error message and a retry button."""
     return rx.callout.root(
         rx.callout.icon(rx.icon("triangle-alert", size=16)),
         rx.hstack(
@@ -65,7 +65,7 @@ def error_callout(
 
 
 def inline_error(message: rx.Var, testid: str) -> rx.Component:
-    """A one-line red message under an input; renders nothing while empty."""
+    """Build a one-line red message under an input, or nothing while it is empty."""
     return rx.cond(
         message != "",
         rx.hstack(
@@ -78,7 +78,7 @@ def inline_error(message: rx.Var, testid: str) -> rx.Component:
 
 
 def skeleton_table(columns: int, rows: int = 6) -> rx.Component:
-    """A table-shaped placeholder shown while the first load runs."""
+    """Build a table-shaped placeholder for the first load."""
     return rx.table.root(
         rx.table.body(
             *[
@@ -98,7 +98,7 @@ def skeleton_table(columns: int, rows: int = 6) -> rx.Component:
 
 
 def section_title(title: str, *extra: rx.Component) -> rx.Component:
-    """A small uppercase heading above a group of rows."""
+    """Build a small uppercase heading above a group of rows."""
     return rx.hstack(
         rx.text(
             title,

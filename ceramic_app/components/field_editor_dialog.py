@@ -235,7 +235,7 @@ def _rules_section() -> rx.Component:
 
 
 def example_table(examples: rx.Var[list[ExampleRow]], testid: str) -> rx.Component:
-    """Profiles whose values a change affects: a link, the value and the reason."""
+    """Build a table of affected profiles: a link, the value and the reason."""
     return rx.table.root(
         rx.table.header(
             rx.table.row(
@@ -320,7 +320,7 @@ def _footer() -> rx.Component:
 
 
 def field_editor_dialog() -> rx.Component:
-    """The create and edit dialog of a custom field."""
+    """Build the dialog that creates or edits a custom field."""
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(rx.cond(E.is_editing, "Edit field", "New field")),

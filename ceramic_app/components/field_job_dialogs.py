@@ -58,7 +58,7 @@ def _type_report() -> rx.Component:
 
 
 def type_change_dialog() -> rx.Component:
-    """Pick a new type, see how the stored values convert, then start the job."""
+    """Build the dialog that reports a type change's impact, then starts the job."""
     picker = rx.select.root(
         rx.select.trigger(placeholder="Choose the new type", data_testid="type-target"),
         rx.select.content(
@@ -221,7 +221,7 @@ def _delete_plan() -> rx.Component:
 
 
 def delete_field_dialog() -> rx.Component:
-    """List what uses the field, ask for its key, then start the deletion job."""
+    """Build the dialog that lists a field's uses, then starts its deletion job."""
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Delete field ", F.delete_label, "?"),

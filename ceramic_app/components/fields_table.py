@@ -225,7 +225,7 @@ def _actions_cell(row: rx.Var[FieldRow]) -> rx.Component:
 
 
 def field_row(row: rx.Var[FieldRow]) -> rx.Component:
-    """One table row: field, type, rules, value count, example and actions."""
+    """Build one row: field, type, rules, value count, example and actions."""
     return rx.table.row(
         _field_cell(row),
         _type_cell(row),
@@ -240,7 +240,7 @@ def field_row(row: rx.Var[FieldRow]) -> rx.Component:
 
 
 def fields_table() -> rx.Component:
-    """The table of built-in and custom fields."""
+    """Build the table of built-in and custom fields."""
     return rx.table.root(
         rx.table.header(
             rx.table.row(*[rx.table.column_header_cell(title) for title in HEADERS])

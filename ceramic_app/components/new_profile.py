@@ -151,7 +151,7 @@ def _dialog() -> rx.Component:
 
 
 def new_profile_button() -> rx.Component:
-    """A "New profile" button with its dialog, shown to members and admins."""
+    """Build the "New profile" button and its dialog, for members and admins."""
     return rx.cond(
         AppState.can_edit,
         rx.fragment(

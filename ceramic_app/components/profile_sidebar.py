@@ -144,7 +144,7 @@ def _tags_section() -> rx.Component:
 
 
 def profile_sidebar() -> rx.Component:
-    """E-mail, custom ID, created and updated times, and the tags of the profile."""
+    """Build the card with e-mail, custom ID, timestamps and tags of the profile."""
     return rx.card(
         rx.vstack(
             _identity_line("email", "E-mail", P.email),

@@ -69,7 +69,7 @@ def _array_editor() -> rx.Component:
 
 
 def value_editor(kind: rx.Var[str], key: rx.Var[str]) -> rx.Component:
-    """The typed editor of the value being edited, with save, cancel and its error."""
+    """Build the typed editor of a value, with save, cancel and its error."""
     editor = rx.match(
         kind,
         ("date", _text_editor("date")),
@@ -193,7 +193,7 @@ def _row_label(row: rx.Var[ValueRow]) -> rx.Component:
 
 
 def value_row(row: rx.Var[ValueRow]) -> rx.Component:
-    """One field of the profile: label, value or its editor, and the edit action."""
+    """Build one field row: label, value or its editor, and the edit action."""
     return rx.hstack(
         _row_label(row),
         rx.box(

@@ -174,7 +174,7 @@ def _pager() -> rx.Component:
 
 
 def audit_page() -> rx.Component:
-    """The workspace audit log with filters and keyset paging."""
+    """Build the audit log page with filters and keyset paging."""
     header = page_header(
         "Audit log",
         "Every change to fields, templates, tags and profiles, newest first.",

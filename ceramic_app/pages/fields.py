@@ -54,7 +54,7 @@ def _body() -> rx.Component:
 
 
 def fields_page() -> rx.Component:
-    """The field list with the create, edit, type-change and delete dialogs."""
+    """Build the field list with its create, edit, type-change and delete dialogs."""
     header = page_header(
         "Fields",
         "The attributes every profile can have. Changes that affect stored"

@@ -227,7 +227,7 @@ def _loading() -> rx.Component:
 
 
 def profile_detail_page() -> rx.Component:
-    """One profile: fields with inline editors, tags, and the change history."""
+    """Build the profile page: fields with inline editors, tags and history."""
     body = rx.match(
         P.status,
         ("ready", _ready()),

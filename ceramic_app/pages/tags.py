@@ -20,7 +20,7 @@ from ceramic_app.tags import PALETTE
 def palette_picker(
     selected: rx.Var[str], on_pick: rx.EventHandler, testid: str
 ) -> rx.Component:
-    """A row of colour swatches from the fixed palette; the selected one is ringed."""
+    """Build a row of palette swatches with a ring around the selected colour."""
     return rx.hstack(
         *[
             rx.box(
@@ -200,7 +200,7 @@ def _delete_dialog() -> rx.Component:
 
 
 def tags_page() -> rx.Component:
-    """Tags and their profile counts, managed by admins."""
+    """Build the tags page with profile counts and the admin actions."""
     header = page_header(
         "Tags",
         "Labels for grouping profiles. Members tag profiles; admins manage the tags.",

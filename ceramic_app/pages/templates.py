@@ -345,7 +345,7 @@ def _workspace() -> rx.Component:
 
 
 def templates_page() -> rx.Component:
-    """Templates with their blocks, editable by admins, previewed for any profile."""
+    """Build the templates page: list, block editor (admins) and preview."""
     header = page_header(
         "Templates",
         "Message blocks that use profile values. Previews render as plain text.",

@@ -27,8 +27,8 @@ from ceramic_app.state.fields import FieldsState, parse_id
 
 logger = logging.getLogger(__name__)
 
-# The dialog's text inputs and the most characters each accepts; the service
-# has its own limits and messages, these only bound what a browser can send.
+# The dialog's text inputs and the maximum characters each accepts. These
+# only bound what a browser can send, because the service has its own limits.
 TEXT_LIMITS = {
     "key": 80,
     "label": 200,
@@ -142,6 +142,7 @@ class FieldEditorState(AppState):
             return rx.toast.error(str(exc))
         self._reset_dialog()
         await self._load_types(principal)
+
         self.editing_id = definition.id
         form = _empty_form()
         form.update(

@@ -260,9 +260,9 @@ def find_profiles(
 ) -> list[ProfileMatch]:
     """Return profiles whose e-mail starts with query (ignoring case), by e-mail.
 
-    NOTE: the prefix LIKE reads the (workspace_id, email_key) index only when
-    the database collation is C (as on the development cluster); under other
-    collations it filters the workspace's rows until LIMIT matches are found.
+    NOTE: the prefix LIKE reads the (workspace_id, email_key) index only
+    under the C collation, which the development cluster uses. Under other
+    collations it filters the workspace's rows until it has LIMIT matches.
     """
     principal.require(Role.VIEWER)
     term = query.strip().lower()[:254]
