@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -65,7 +66,10 @@ def _call(handler: Any, state: Any, *args: Any) -> list[Any]:
             return [item async for item in result]
         return [await result]
 
-    return asyncio.run(run())
+    # A thread of its own gets a fresh event loop even when the browser tests
+    # of the same pytest run keep Playwright's loop running in this thread.
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, run()).result()
 
 
 def _arguments(name: str, field_id: int) -> tuple[Any, ...]:
