@@ -51,7 +51,7 @@ def _filters() -> rx.Component:
         _filter_select("actor", A.actor_options, "260px"),
         _filter_select("entity", list(ENTITY_TYPES), "160px"),
         _date_filter("since", "From"),
-        _date_filter("until", "to"),
+        _date_filter("until", "to (UTC days)"),
         rx.cond(
             A.filtered,
             rx.button(
