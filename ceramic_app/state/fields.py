@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 # because a lost pub/sub message must not freeze the progress bar.
 JOB_POLL_SECONDS = 3.0
 SESSION_CHECK_SECONDS = 30.0
+# The background job runner reports the end of a job as a "job.progress"
+# event with one of these statuses.
+FINAL_STATUSES = ("completed", "failed", "cancelled")
 
 
 def parse_id(value: Any) -> int | None:
@@ -253,15 +256,15 @@ class FieldsState(AppState):
                             return
                     last_session_check = now
                 event = (message or {}).get("event")
-                if event == "job.progress":
+                if event == "job.progress" and message.get("status") in FINAL_STATUSES:
+                    outcome = await self._finish_job(principal, message)
+                    if outcome is not None:
+                        yield outcome
+                elif event == "job.progress":
                     async with self:
                         known = self._apply_progress(message or {})
                     if not known:
                         await self._reload_jobs(principal)
-                elif event == "job.finished":
-                    outcome = await self._finish_job(principal, message or {})
-                    if outcome is not None:
-                        yield outcome
                 elif now - last_poll > JOB_POLL_SECONDS:
                     last_poll = now
                     async with self:

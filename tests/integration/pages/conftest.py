@@ -1,4 +1,4 @@
-"""Fixtures for the page helpers' integration tests: the field tests' principals."""
+"""Fixtures for the page helpers' integration tests: principals, a worker, live events."""
 
 from __future__ import annotations
 
@@ -19,13 +19,24 @@ from tests.integration.fields.conftest import (  # noqa: F401
     owner_sql,
     viewer,
 )
+from tests.integration.imports.support import WorkerProcess
 
 JOB_TIMEOUT_SECONDS = 30.0
 
 
+@pytest.fixture(scope="module")
+def worker(database: str, redis_client: Any) -> Iterator[WorkerProcess]:
+    """One RQ worker subprocess (python -m workers.worker) for a test module."""
+    process = WorkerProcess({"CERAMIC_RECONCILE_SECONDS": "3600"}).start()
+    yield process
+    process.stop()
+
+
 @pytest.fixture
-def wait_for_job(redis_client: Any) -> Callable[[Principal, int], field_jobs.FieldJob]:
-    """Return a function that waits until a field job has completed or failed."""
+def wait_for_job(
+    worker: WorkerProcess,
+) -> Callable[[Principal, int], field_jobs.FieldJob]:
+    """Return a function that waits until the worker completed or failed a field job."""
 
     def wait(principal: Principal, job_id: int) -> field_jobs.FieldJob:
         deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
@@ -34,7 +45,10 @@ def wait_for_job(redis_client: Any) -> Callable[[Principal, int], field_jobs.Fie
             if job.status in ("completed", "failed"):
                 return job
             time.sleep(0.1)
-        raise AssertionError(f"job {job_id} did not finish in {JOB_TIMEOUT_SECONDS} s")
+        raise AssertionError(
+            f"job {job_id} did not finish in {JOB_TIMEOUT_SECONDS} s;"
+            f" worker output:\n{worker.output()}"
+        )
 
     return wait
 
