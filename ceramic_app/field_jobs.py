@@ -99,8 +99,8 @@ def enqueue_field_job(
         PermissionDenied: unless the principal is an admin.
         FieldError: for an unknown kind, or a conversion without new_type.
     """
-    # Imported here: the workers package imports this module for its kinds.
-    from workers import field_tasks  # noqa: F401  (registers the field kinds)
+    # Imported here: workers.field_tasks imports this module for its kinds.
+    import workers.kinds  # noqa: F401  (registers every job kind)
     from workers.background import submit_job
 
     principal.require(Role.ADMIN)

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 RECONCILE_SECONDS = 30.0
 # Modules that register background job kinds (workers.background.job_kind);
 # CERAMIC_JOB_MODULES adds more, comma-separated.
-JOB_MODULES: tuple[str, ...] = ("workers.field_tasks",)
+JOB_MODULES: tuple[str, ...] = ()
 _configured = False
 
 
