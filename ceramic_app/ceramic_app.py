@@ -6,15 +6,25 @@ import reflex as rx
 
 from ceramic_app.api import build_api
 from ceramic_app.logs import configure_logging
+from ceramic_app.pages.audit import audit_page
 from ceramic_app.pages.auth import sign_in_page, sign_up_page
+from ceramic_app.pages.fields import fields_page
 from ceramic_app.pages.import_history import import_history_page
 from ceramic_app.pages.import_wizard import import_wizard_page
-from ceramic_app.pages.profiles import profile_stub_page, profiles_page
+from ceramic_app.pages.profile_detail import profile_detail_page
+from ceramic_app.pages.profiles import profiles_page
+from ceramic_app.pages.tags import tags_page
+from ceramic_app.pages.templates import templates_page
+from ceramic_app.state.audit import AuditState
 from ceramic_app.state.auth import AuthFormState
 from ceramic_app.state.base import AppState
+from ceramic_app.state.fields import FieldsState
 from ceramic_app.state.import_history import ImportHistoryState
 from ceramic_app.state.imports import ImportWizardState
-from ceramic_app.state.profiles import ProfilesState, ProfileStubState
+from ceramic_app.state.profile_detail import ProfileDetailState
+from ceramic_app.state.profiles import ProfilesState
+from ceramic_app.state.tags import TagsState
+from ceramic_app.state.templates import TemplatesState
 
 configure_logging()
 
@@ -58,12 +68,6 @@ app.add_page(
     title="Profiles · CeramicCRM",
 )
 app.add_page(
-    profile_stub_page,
-    route="/profiles/[profile_id]",
-    on_load=ProfileStubState.load_profile,
-    title="Profile · CeramicCRM",
-)
-app.add_page(
     import_history_page,
     route="/imports",
     on_load=ImportHistoryState.load,
@@ -74,4 +78,34 @@ app.add_page(
     route="/imports/new",
     on_load=ImportWizardState.load,
     title="Import profiles · CeramicCRM",
+)
+app.add_page(
+    fields_page,
+    route="/settings/fields",
+    on_load=[AppState.require_admin, FieldsState.load_page],
+    title="Fields · CeramicCRM",
+)
+app.add_page(
+    profile_detail_page,
+    route="/profiles/[profile_id]",
+    on_load=ProfileDetailState.load_page,
+    title="Profile · CeramicCRM",
+)
+app.add_page(
+    templates_page,
+    route="/templates",
+    on_load=TemplatesState.load_page,
+    title="Templates · CeramicCRM",
+)
+app.add_page(
+    tags_page,
+    route="/tags",
+    on_load=TagsState.load_page,
+    title="Tags · CeramicCRM",
+)
+app.add_page(
+    audit_page,
+    route="/audit",
+    on_load=[AppState.require_admin, AuditState.load_page],
+    title="Audit log · CeramicCRM",
 )

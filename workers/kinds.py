@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ceramic_app.profiles import bulk
+from workers import field_tasks  # noqa: F401  (field.convert, field.delete, field.recompute)
 from workers.background import JobContext, job_kind
 
 BULK_PROFILES = "profiles.bulk"

@@ -11,6 +11,7 @@ from ceramic_app.components.bulk_actions import (
 )
 from ceramic_app.components.layout import app_shell, page_header
 from ceramic_app.components.local_time import local_time
+from ceramic_app.components.new_profile import new_profile_button
 from ceramic_app.state.profiles import ProfilesState, ProfileStubState
 
 # Moves focus between rows with j/k or the arrow keys and opens the focused
@@ -451,6 +452,7 @@ def profiles_page() -> rx.Component:
         "Every customer in this workspace, one record each.",
         _search_box(),
         _columns_popover(),
+        new_profile_button(),
         rx.link(
             rx.button(rx.icon("upload", size=16), "Import", size="2"),
             href="/imports/new",
