@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     app_host: str = "127.0.0.1"
     app_port: int = 3000
     import_batch_rows: int = 50_000
+    # Attempts allowed per client (IP and e-mail) in 15 minutes.
+    sign_in_attempts: int = 10
+    sign_up_attempts: int = 20
     log_level: str = "INFO"
 
     @field_validator("redis_namespace")

@@ -69,6 +69,16 @@ def redis_client(database: str):
             client.delete(*keys)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run browser flows last.
+
+    Their app and worker live until the session ends. Integration tests that
+    start, kill and count their own worker must not find a second worker on
+    the same queues.
+    """
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.path))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Remove this run's data folder."""
     shutil.rmtree(_DATA_DIR, ignore_errors=True)

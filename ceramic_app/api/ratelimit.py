@@ -11,7 +11,6 @@ from ceramic_app.settings import get_settings
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 15 * 60
-MAX_ATTEMPTS = {"login": 10, "signup": 20}
 
 
 def allow_attempt(action: str, client_key: str) -> bool:
@@ -31,4 +30,8 @@ def allow_attempt(action: str, client_key: str) -> bool:
     except Exception:
         logger.warning("rate limiter unavailable for %s", action, exc_info=True)
         return True
-    return int(count) <= MAX_ATTEMPTS.get(action, 10)
+    settings = get_settings()
+    limit = (
+        settings.sign_up_attempts if action == "signup" else settings.sign_in_attempts
+    )
+    return int(count) <= limit
