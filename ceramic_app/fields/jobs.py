@@ -497,3 +497,30 @@ def _same_number_or_json(left: Any, right: Any) -> bool:
             return left is right
         return left == right
     return _same_json(left, right)
+
+
+def recompute_dependents(
+    workspace_id: int,
+    changed_keys: set[str],
+    progress_cb: ProgressCallback | None = None,
+) -> list[str]:
+    """Recompute every calculated field that reads one of changed_keys.
+
+    Bulk edits and imports call this after they change stored values, so that
+    calculated values never lag behind their inputs. Returns the keys of the
+    calculated fields recomputed directly (their own dependents follow).
+    """
+    if not changed_keys:
+        return []
+    with tenant_connection(workspace_id) as conn:
+        schema = load_schema(conn)
+    direct = [
+        key
+        for key, inputs in schema.dependencies().items()
+        if inputs & changed_keys and key not in changed_keys
+    ]
+    for key in direct:
+        recompute_field(
+            workspace_id, schema.fields[key].id, progress_cb or (lambda *_: None)
+        )
+    return direct

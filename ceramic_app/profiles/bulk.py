@@ -25,6 +25,8 @@ from sqlalchemy import Connection, text
 from ceramic_app import audit, live
 from ceramic_app.accounts.service import Principal
 from ceramic_app.db import tenant_connection
+from ceramic_app.fields.errors import ValidationFailed
+from ceramic_app.fields.validation import load_schema, validate_values
 from ceramic_app.models import Role
 from ceramic_app.profiles.queries import search_clause
 
@@ -289,11 +291,14 @@ def _run(
     result = BulkResult(operation_id, kind, details=details)
     if progress_callback:
         progress_callback(0, total)
+    history_key = _history_key(kind, details)
     try:
         for ids in _batches(workspace_id, selection):
             with tenant_connection(workspace_id) as conn:
+                before = _snapshot(conn, workspace_id, history_key, ids)
                 changed = apply_batch(conn, operation_id, ids)
                 _count_batch(conn, operation_id, len(ids), changed)
+                _write_history(conn, actor, history_key, ids, before)
             result.changed += changed
             result.selected += len(ids)
             live.publish(workspace_id, "profiles.changed", count=len(ids))
@@ -320,6 +325,86 @@ def _run(
         result.selected,
     )
     return result
+
+
+# History -------------------------------------------------------------------
+
+# Tag names of a profile, sorted case-insensitively: the form the single-profile
+# tag service writes to history too.
+_TAG_SNAPSHOT = text(
+    "SELECT p.id, coalesce((SELECT jsonb_agg(t.name ORDER BY lower(t.name))"
+    "   FROM profile_tags pt JOIN tags t"
+    "     ON t.workspace_id = pt.workspace_id AND t.id = pt.tag_id"
+    "  WHERE pt.workspace_id = p.workspace_id AND pt.profile_id = p.id), '[]'::jsonb)"
+    " FROM profiles p WHERE p.workspace_id = :ws AND p.id = ANY(:ids)"
+)
+_FIELD_SNAPSHOT = text(
+    "SELECT p.id, p.attributes -> CAST(:key AS text) FROM profiles p"
+    " WHERE p.workspace_id = :ws AND p.id = ANY(:ids)"
+)
+_INSERT_HISTORY = text(
+    "INSERT INTO profile_changes (workspace_id, profile_id, actor_type, actor_id,"
+    " actor_label, source, changes)"
+    " SELECT :ws, c.profile_id, :actor_type, :actor_id, :actor_label, 'bulk',"
+    "        jsonb_build_object(CAST(:key AS text), c.change)"
+    "   FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS c(profile_id bigint,"
+    "                                                      change jsonb)"
+)
+
+
+def _history_key(kind: str, details: dict[str, Any]) -> str | None:
+    """Return what a bulk kind changes: "tags", a field key, or None (delete)."""
+    if kind.startswith("tags."):
+        return "tags"
+    if kind == "field.set":
+        return str(details.get("field_key") or "") or None
+    return None
+
+
+def _snapshot(
+    conn: Connection, workspace_id: int, key: str | None, ids: list[int]
+) -> dict[int, Any]:
+    """Read the value that key names on each profile, before or after a batch."""
+    if key is None:
+        return {}
+    statement = _TAG_SNAPSHOT if key == "tags" else _FIELD_SNAPSHOT
+    rows = conn.execute(statement, {"ws": workspace_id, "ids": ids, "key": key}).all()
+    return {int(row[0]): row[1] for row in rows}
+
+
+def _write_history(
+    conn: Connection,
+    actor: Principal,
+    key: str | None,
+    ids: list[int],
+    before: dict[int, Any],
+) -> None:
+    """Add a profile_changes row ({key: [before, after]}) per profile that changed.
+
+    Bulk edits belong in each profile's history like single edits do; the
+    audit log keeps the one entry with the count.
+    """
+    if key is None:
+        return
+    after = _snapshot(conn, actor.workspace_id, key, ids)
+    rows = [
+        {"profile_id": pid, "change": [before.get(pid), value]}
+        for pid, value in after.items()
+        if before.get(pid) != value
+    ]
+    if not rows:
+        return
+    conn.execute(
+        _INSERT_HISTORY,
+        {
+            "ws": actor.workspace_id,
+            "actor_type": actor.actor_type,
+            "actor_id": actor.actor_id,
+            "actor_label": actor.actor_label,
+            "key": key,
+            "rows": json.dumps(rows),
+        },
+    )
 
 
 # Tags ----------------------------------------------------------------------
@@ -510,20 +595,27 @@ def set_field(
     A value of None removes the field from the profiles. Profiles that
     already have the value are left untouched and not counted as changed.
     """
-    # TODO: validate and normalize the value with the custom field service's
-    # rules (required, ranges, formats) instead of the type check below.
     key = str(params.get("field_key") or "")
     value = params.get("value")
     with tenant_connection(workspace_id) as conn:
-        field_type = conn.execute(
-            text(
-                "SELECT type FROM custom_fields WHERE key = :key AND status = 'active'"
-            ),
-            {"key": key},
-        ).scalar()
-    if field_type is None:
+        schema = load_schema(conn)
+    definition = schema.fields.get(key)
+    if definition is None or definition.status != "active":
         raise BulkError(f"custom field {key!r} not found; reload the page")
-    _check_value(field_type, value)
+    if definition.is_calculated:
+        raise BulkError(
+            f"{definition.label} is calculated from other fields; it cannot be set"
+        )
+    _check_value(definition.type.value, value)
+    try:
+        value = validate_values(schema, {key: value}, partial=True).get(key, value)
+    except ValidationFailed as exc:
+        raise BulkError(exc.errors.get(key) or str(exc)) from None
+    if value is not None and definition.rules.get("unique"):
+        raise BulkError(
+            f"{definition.label} must be unique, so one value cannot be set on"
+            " several profiles"
+        )
     encoded = None if value is None else json.dumps(value)
 
     def apply_batch(conn: Connection, operation_id: int, ids: list[int]) -> int:
@@ -737,6 +829,7 @@ def undo_operation(
         " SELECT count(*) FROM items"
     )
     key = str(original.params.get("field_key", ""))
+    history_key = _history_key(original.kind, {"field_key": key})
     last_id = 0
     if progress_callback:
         progress_callback(0, total)
@@ -754,6 +847,7 @@ def undo_operation(
             )
             if not ids:
                 break
+            before = _snapshot(conn, workspace_id, history_key, ids)
             reverted = conn.execute(
                 statement,
                 {
@@ -765,6 +859,7 @@ def undo_operation(
                 },
             ).scalar_one()
             _count_batch(conn, undo_id, len(ids), reverted)
+            _write_history(conn, actor, history_key, ids, before)
             result.changed += reverted
         result.selected += len(ids)
         last_id = ids[-1]
@@ -794,6 +889,23 @@ OPERATIONS: dict[str, Callable[..., BulkResult]] = {
     "field.set": set_field,
     "delete": delete_profiles,
 }
+
+
+def changed_field_key(workspace_id: int, parameters: dict[str, Any]) -> str | None:
+    """Return the custom field key a bulk job built by job_params() changes."""
+    operation = str(parameters.get("operation", ""))
+    params = dict(parameters.get("params") or {})
+    if operation == "field.set":
+        return str(params.get("field_key") or "") or None
+    if operation == "undo":
+        with tenant_connection(workspace_id) as conn:
+            row = conn.execute(
+                text("SELECT kind, params FROM bulk_operations WHERE id = :id"),
+                {"id": int(params.get("operation_id") or 0)},
+            ).first()
+        if row is not None and row.kind == "field.set":
+            return str(row.params.get("field_key") or "") or None
+    return None
 
 
 def job_params(

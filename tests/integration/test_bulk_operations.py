@@ -373,3 +373,112 @@ def test_job_rejects_unknown_operation(principal: Principal) -> None:
         bulk.job_params(principal, "merge", bulk.Selection())
     with pytest.raises(bulk.BulkError, match="unknown bulk operation"):
         bulk.run_job(principal.workspace_id, 1, {"operation": "merge"})
+
+
+def _history(principal: Principal) -> list[Any]:
+    with tenant_connection(principal.workspace_id) as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT profile_id, source, actor_id, changes FROM profile_changes"
+                    " ORDER BY profile_id, id"
+                )
+            ).all()
+        )
+
+
+def test_bulk_changes_write_history(principal: Principal) -> None:
+    ids = add_profiles(
+        principal,
+        [
+            {"email": "h1@example.com", "attributes": {"plan": "free"}},
+            {"email": "h2@example.com"},
+        ],
+    )
+    add_field(principal, "plan", "text")
+    vip = _tag(principal, "VIP")
+    everyone = bulk.Selection(all_matching=True)
+    bulk.set_field(
+        principal.workspace_id,
+        everyone,
+        _params(principal, field_key="plan", value="pro"),
+    )
+    bulk.add_tags(principal.workspace_id, everyone, _params(principal, tag_ids=[vip]))
+    rows = _history(principal)
+    by_profile = {pid: [r.changes for r in rows if r.profile_id == pid] for pid in ids}
+    assert by_profile[ids[0]] == [{"plan": ["free", "pro"]}, {"tags": [[], ["VIP"]]}]
+    assert by_profile[ids[1]] == [{"plan": [None, "pro"]}, {"tags": [[], ["VIP"]]}]
+    assert {r.source for r in rows} == {"bulk"}
+    assert {r.actor_id for r in rows} == {principal.user_id}
+
+
+def test_bulk_undo_writes_history(principal: Principal) -> None:
+    (pid,) = add_profiles(
+        principal, [{"email": "u1@example.com", "attributes": {"plan": "free"}}]
+    )
+    add_field(principal, "plan", "text")
+    result = bulk.set_field(
+        principal.workspace_id,
+        bulk.Selection(all_matching=True),
+        _params(principal, field_key="plan", value="pro"),
+    )
+    bulk.undo_operation(principal.workspace_id, result.operation_id, _params(principal))
+    changes = [r.changes for r in _history(principal) if r.profile_id == pid]
+    assert changes == [{"plan": ["free", "pro"]}, {"plan": ["pro", "free"]}]
+
+
+def test_bulk_set_field_enforces_rules(principal: Principal) -> None:
+    add_profiles(principal, [{"email": "r1@example.com"}, {"email": "r2@example.com"}])
+    add_field(principal, "score", "number")
+    add_field(principal, "member_no", "text")
+    with tenant_connection(principal.workspace_id) as conn:
+        conn.execute(
+            text(
+                "UPDATE custom_fields SET rules = CASE key"
+                " WHEN 'score' THEN '{\"min\": 0, \"max\": 10}'::jsonb"
+                " ELSE '{\"unique\": true}'::jsonb END"
+            )
+        )
+    everyone = bulk.Selection(all_matching=True)
+    with pytest.raises(bulk.BulkError, match="10"):
+        bulk.set_field(
+            principal.workspace_id,
+            everyone,
+            _params(principal, field_key="score", value=11),
+        )
+    with pytest.raises(bulk.BulkError, match="unique"):
+        bulk.set_field(
+            principal.workspace_id,
+            everyone,
+            _params(principal, field_key="member_no", value="A-1"),
+        )
+    assert _history(principal) == []
+
+
+def test_bulk_set_field_recomputes_calculated(principal: Principal) -> None:
+    from workers.background import JobContext
+    from workers.kinds import run_bulk_profiles
+
+    (pid,) = add_profiles(
+        principal, [{"email": "c1@example.com", "attributes": {"score": 2}}]
+    )
+    add_field(principal, "score", "number")
+    with tenant_connection(principal.workspace_id) as conn:
+        conn.execute(
+            text(
+                "INSERT INTO custom_fields (workspace_id, key, label, type, expression)"
+                " VALUES (:ws, 'double_score', 'Double score', 'number', 'score * 2')"
+            ),
+            {"ws": principal.workspace_id},
+        )
+    params = bulk.job_params(
+        principal,
+        "field.set",
+        bulk.Selection(all_matching=True),
+        field_key="score",
+        value=5,
+    )
+    context = JobContext(principal.workspace_id, 0, "profiles.bulk", params, 1)
+    context.progress = lambda *args: None  # type: ignore[method-assign]
+    run_bulk_profiles(context)
+    assert _attributes(principal)[pid] == {"score": 5, "double_score": 10}
