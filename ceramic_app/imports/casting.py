@@ -71,6 +71,7 @@ class CastResult:
     frame: pl.DataFrame
     column_errors: dict[str, int]
     errors: list[dict[str, Any]]
+    seconds: float = 0.0
 
 
 def _label(header: str, index: int) -> str:

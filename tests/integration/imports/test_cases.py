@@ -642,7 +642,7 @@ def test_case32_huge_file(principal, worker, tmp_path):
     assert [r["line"] for r in rows] == expected_lines
     stored = profiles(principal)
     assert (
-        stored["user200001@example.org"]["attributes"]["notes"]
+        stored["user200001@example.com"]["attributes"]["notes"]
         == "first line\nsecond line"
     )
     assert stored["user250000@example.org"]["attributes"]["first_name"] == "First250000"
