@@ -1,10 +1,10 @@
 """Running an import (or its validation pass) over a whole file, batch by batch.
 
-run_import() is what the RQ job calls. It claims the job (status queued ->
-running, so a second start of the same job returns at once), takes the
-workspace's import lock (a session advisory lock: one import writes to a
-workspace at a time, so two imports never deadlock on each other's rows),
-then reads, casts, merges and writes batches. Each batch commits together
+run_import() is what the RQ job calls. It takes the workspace's import lock,
+a session advisory lock, so one import writes to a workspace at a time and
+two imports cannot deadlock on each other's rows. It then claims the job in
+one UPDATE (status queued -> running), so a second start of the same job
+returns at once. Then it reads, casts, merges and writes batches. Each batch commits together
 with the checkpoint (records_done, the counts and the report so far) and
 the error file's length, so a worker killed at any point resumes from the
 last checkpoint and ends with the same table as an uninterrupted run.
@@ -48,6 +48,7 @@ from ceramic_app.imports.source import (
     SourceSpec,
     delimiter_hint,
     read_batches,
+    remove_working_copy,
 )
 from ceramic_app.imports.writer import Actor, BatchWriter, stored_holders, timed
 from ceramic_app.models import FieldType, JobStatus
@@ -767,6 +768,7 @@ class ImportRun:
         )
         self.conn.commit()
         self._audit("import.complete", report)
+        remove_working_copy(spec, self.job["file_path"])
         self._log(
             "completed: %s records in %.1f s (%s)",
             records,

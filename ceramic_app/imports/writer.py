@@ -5,8 +5,8 @@ Per batch, inside the caller's transaction:
 1. COPY the merged rows (one per e-mail key) into a TEMP staging table.
 2. Look up the existing profiles (locked FOR UPDATE when writing).
 3. Reject rows whose custom_id or unique field value belongs to another
-   stored profile, and rows that leave a required field empty on create;
-   apply the mode (create only / update only) as skips.
+   stored profile, and rows that leave a required field empty on create.
+   Apply the mode (create only / update only) as skips.
 4. Compute the merged attributes: stored minus cleared keys, plus the new
    values; rows that change nothing are no-ops.
 5. One INSERT ... SELECT ... ON CONFLICT (workspace_id, email_key) DO UPDATE
@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Actor:
-    """Who the profile_changes rows name as the author of an update."""
+    """The author that profile_changes rows name for an update."""
 
     job_id: int
     label: str
@@ -93,8 +93,9 @@ def stored_holders(
 
     Returns {"__cid" or "v_<key>": {value: (email_key, email)}} so that
     in-file conflict checks let a stored owner win over the file. The
-    import runs this on the reader thread's own connection; a value stored
-    after this read is still caught by the staging check before the upsert.
+    import runs this on the reader thread's own connection. A custom_id or
+    unique value stored after this read is still caught by the staging
+    check before the upsert.
     """
     holders: dict[str, dict[str, tuple[str, str]]] = {}
     ok = records.filter(pl.col("__status") == "ok")
