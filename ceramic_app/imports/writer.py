@@ -297,13 +297,18 @@ class BatchWriter:
             copy.write(buffer.getbuffer())
 
     def _lookup(self) -> None:
-        lock = "FOR UPDATE OF p" if self.write else ""
+        # One index probe per staged row (LATERAL ... LIMIT 1): a plain join
+        # lets the planner hash the whole workspace, which costs more with
+        # every profile stored. Rows are locked in e-mail key order.
+        lock = "FOR UPDATE" if self.write else ""
         self.conn.execute(
             "WITH found AS ("
-            " SELECT p.id, p.email_key, p.attributes, p.custom_id"
-            "   FROM profiles p JOIN import_stage s"
-            "     ON p.workspace_id = %(ws)s AND p.email_key = s.email_key"
-            f"  ORDER BY p.id {lock})"
+            " SELECT s.email_key, f.id, f.attributes, f.custom_id"
+            "   FROM (SELECT email_key FROM import_stage ORDER BY email_key) s"
+            "   CROSS JOIN LATERAL ("
+            "     SELECT p.id, p.attributes, p.custom_id FROM profiles p"
+            "      WHERE p.workspace_id = %(ws)s AND p.email_key = s.email_key"
+            f"     LIMIT 1 {lock}) f)"
             " UPDATE import_stage s SET existing_id = f.id, profile_id = f.id,"
             "   old_attributes = f.attributes, old_custom_id = f.custom_id"
             "  FROM found f WHERE f.email_key = s.email_key",
@@ -331,12 +336,17 @@ class BatchWriter:
             else "custom_id"
         )
         self.conn.execute(
-            "UPDATE import_stage s SET reject = format("
+            "WITH taken AS ("
+            " SELECT s.email_key, f.email FROM import_stage s"
+            " CROSS JOIN LATERAL ("
+            "   SELECT p.email FROM profiles p"
+            "    WHERE p.workspace_id = %(ws)s AND p.custom_id = s.custom_id"
+            "      AND p.email_key <> s.email_key LIMIT 1) f"
+            " WHERE s.custom_id IS NOT NULL AND s.reject IS NULL AND s.skip IS NULL)"
+            " UPDATE import_stage s SET reject = format("
             "  '%%s: %%L already belongs to another profile (%%s)', %(label)s::text,"
-            "  s.custom_id, p.email)"
-            "  FROM profiles p"
-            " WHERE p.workspace_id = %(ws)s AND p.custom_id = s.custom_id"
-            "   AND p.email_key <> s.email_key AND s.reject IS NULL AND s.skip IS NULL",
+            "  s.custom_id, t.email)"
+            "  FROM taken t WHERE t.email_key = s.email_key",
             {"ws": self.workspace_id, "label": header.strip() or "custom_id"},
         )
         for field in self.plan.fields:
