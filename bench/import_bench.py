@@ -17,7 +17,7 @@ each N:
 --updates re-imports a file where every row changes a value, then the same
 file again (every row a no-op). --case32 imports the 250,000-row file from
 tests/data/import-cases/32_huge_file_generator.py and checks its counts.
-Results are printed as JSON lines and appended to bench/results.jsonl.
+Results are printed as JSON lines and appended to $DATA_DIR/results.jsonl.
 """
 
 from __future__ import annotations
@@ -64,11 +64,11 @@ FIELDS = [
 ]
 CITIES = ["Lisbon", "Lagos", "Leeds", "Graz", "Malmö", "Kochi", "São Paulo", "Łódź"]
 PLANS = ["free", "starter", "pro", "enterprise"]
-RESULTS = ROOT / "bench" / "results.jsonl"
+RESULTS = Path(os.environ["DATA_DIR"]) / "results.jsonl"
 
 
 def log(**values) -> None:
-    """Print one result as a JSON line and keep it in bench/results.jsonl."""
+    """Print one result as a JSON line and append it to RESULTS."""
     line = json.dumps(values, ensure_ascii=False)
     print(line, flush=True)
     with RESULTS.open("a") as handle:
@@ -372,6 +372,42 @@ def index_costs(rows: int, folder: Path) -> None:
     path.unlink()
 
 
+def history_cost(principal: accounts.Principal, rows: int) -> None:
+    """Time the profile_changes INSERT that an update batch adds, run alone.
+
+    Runs the same diff expression the import uses over rows stored profiles
+    (inside a transaction that is rolled back), so the number is the extra
+    time history adds to re-importing rows changed profiles.
+    """
+    keys = [k for k, _ in FIELDS]
+    with tenant_connection(principal.workspace_id) as conn:
+        savepoint = conn.begin_nested()
+        started = time.monotonic()
+        conn.execute(
+            text(
+                "INSERT INTO profile_changes (workspace_id, profile_id, actor_type,"
+                " actor_id, actor_label, source, changes)"
+                " SELECT p.workspace_id, p.id, 'import_job', 0, 'bench', 'import',"
+                " (SELECT coalesce(jsonb_object_agg(k, jsonb_build_array("
+                "    p.attributes -> k, n.attributes -> k)), '{}'::jsonb)"
+                "    FROM unnest(CAST(:keys AS text[])) AS k"
+                "   WHERE (p.attributes -> k) IS DISTINCT FROM (n.attributes -> k))"
+                " FROM (SELECT * FROM profiles LIMIT :rows) p"
+                " CROSS JOIN LATERAL (SELECT p.attributes || jsonb_build_object("
+                "   'score', (p.attributes ->> 'score')::int + 1) AS attributes) n"
+            ),
+            {"keys": keys, "rows": rows},
+        )
+        seconds = time.monotonic() - started
+        savepoint.rollback()
+    log(
+        event="history_cost",
+        rows=rows,
+        seconds=round(seconds, 2),
+        rows_per_second=round(rows / seconds),
+    )
+
+
 def table_size() -> int:
     """Return the number of rows in profiles (all workspaces)."""
     out = subprocess.run(
@@ -405,6 +441,7 @@ def main() -> None:
     parser.add_argument("--case32", action="store_true")
     parser.add_argument("--skip-copy", action="store_true")
     parser.add_argument("--index-costs", type=int, default=0, metavar="ROWS")
+    parser.add_argument("--history-cost", type=int, default=0, metavar="ROWS")
     args = parser.parse_args()
     folder = Path(os.environ["DATA_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -423,6 +460,8 @@ def main() -> None:
     )
     if args.index_costs:
         index_costs(args.index_costs, folder)
+    if args.history_cost:
+        history_cost(target, args.history_cost)
     worker = Worker(args.batch_rows)
     try:
         for rows in args.rows:

@@ -472,6 +472,9 @@ class ImportRun:
         error_file = None if self.dry_run else self._open_error_file(error_path, spec)
         memory = ImportMemory.empty(plan)
         actor = Actor(self.job_id, self._actor_label())
+        empty_clears = (
+            spec.format in ("json", "jsonl") or options.empty_cells == "clear"
+        )
         writer = BatchWriter(
             self.conn,
             self.workspace_id,
@@ -479,11 +482,9 @@ class ImportRun:
             actor,
             options.mode,
             write=not self.dry_run,
+            may_clear=empty_clears,
         )
         self._timings = writer.timings
-        empty_clears = (
-            spec.format in ("json", "jsonl") or options.empty_cells == "clear"
-        )
         self._tune_session()
         batch_rows = max(1, self.settings.import_batch_rows)
         try:
@@ -572,7 +573,15 @@ class ImportRun:
         timings = writer.timings
         with timed(timings, "group"):
             grouped = group_batch(cast.frame, plan, memory, holders)
-        outcomes = writer.apply(grouped.groups)
+        try:
+            outcomes = writer.apply(grouped.groups)
+        except psycopg.errors.UniqueViolation as exc:
+            # Another writer stored one of the batch's custom_ids after the
+            # reader thread checked them: redo the batch with the check in
+            # this transaction, which rejects those rows instead.
+            self.conn.rollback()
+            self._log("batch hit a taken custom_id (%s); checking again", exc)
+            outcomes = writer.apply(grouped.groups, recheck=True)
         with timed(timings, "tally"):
             records = self._record_outcomes(grouped, outcomes)
             self._tally(records, cast, batch)

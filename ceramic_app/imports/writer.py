@@ -3,18 +3,17 @@
 Per batch, inside the caller's transaction:
 
 1. COPY the merged rows (one per e-mail key) into a TEMP staging table.
-2. Look up the existing profiles (locked FOR UPDATE when writing).
+2. Look up the existing profiles (for classification and history).
 3. Reject rows whose custom_id or unique field value belongs to another
    stored profile, and rows that leave a required field empty on create.
    Apply the mode (create only / update only) as skips.
-4. Compute the merged attributes: stored minus cleared keys, plus the new
-   values; rows that change nothing are no-ops.
-5. One INSERT ... SELECT ... ON CONFLICT (workspace_id, email_key) DO UPDATE
-   that writes the changed rows and, in the same statement, appends a
+4. One INSERT ... SELECT ... ON CONFLICT (workspace_id, email_key) DO UPDATE
+   that merges attributes (stored minus cleared keys, plus the new values),
+   skips rows that change nothing and, in the same statement, appends a
    profile_changes row ({"key": [before, after]}) for each updated profile.
-6. Create missing tags and link them.
+5. Create missing tags and link them.
 
-With write=False (the validation pass) steps 5 and 6 are skipped, and the
+With write=False (the validation pass) steps 4 and 5 are skipped, and the
 caller rolls the transaction back.
 """
 
@@ -78,11 +77,24 @@ def _cast_param(field: FieldPlan) -> str:
     return "to_jsonb(v.value)"
 
 
-def _changed(alias: str = "") -> str:
-    """SQL that is true when a staged existing profile's merged values differ."""
+def _merged_attributes(alias: str = "") -> str:
+    """SQL for a staged row's attributes after the import, from the looked-up ones."""
+    return f"(({alias}old_attributes - {alias}clear_keys) || {alias}set_attrs)"
+
+
+def _merged_custom_id(alias: str = "") -> str:
+    """SQL for a staged row's custom_id after the import."""
     return (
-        f"({alias}new_attributes IS DISTINCT FROM {alias}old_attributes"
-        f" OR {alias}new_custom_id IS DISTINCT FROM {alias}old_custom_id)"
+        f"(CASE WHEN {alias}cid_clear THEN NULL"
+        f" ELSE coalesce({alias}custom_id, {alias}old_custom_id) END)"
+    )
+
+
+def _changed(alias: str = "") -> str:
+    """SQL that is true when a staged existing profile would change."""
+    return (
+        f"({_merged_attributes(alias)} IS DISTINCT FROM {alias}old_attributes"
+        f" OR {_merged_custom_id(alias)} IS DISTINCT FROM {alias}old_custom_id)"
     )
 
 
@@ -141,6 +153,7 @@ class BatchWriter:
         actor: Actor,
         mode: str,
         write: bool,
+        may_clear: bool = False,
     ) -> None:
         self.conn = conn
         self.workspace_id = workspace_id
@@ -148,6 +161,9 @@ class BatchWriter:
         self.actor = actor
         self.mode = mode
         self.write = write
+        # Whether any cell can clear a stored value (JSON sources, or
+        # empty_cells="clear"); only then does the upsert look up clear keys.
+        self.may_clear = may_clear
         self.keys = [f.key for f in plan.fields]
         # Seconds per step over the whole run, reported for tuning.
         self.timings: dict[str, float] = defaultdict(float)
@@ -192,11 +208,12 @@ class BatchWriter:
                 " cid_clear boolean NOT NULL, tags jsonb, continuing boolean NOT NULL,"
                 " set_attrs jsonb NOT NULL, clear_keys text[] NOT NULL{extra},"
                 " existing_id bigint, profile_id bigint, old_attributes jsonb,"
-                ' old_custom_id text COLLATE "C", skip text, reject text,'
-                ' new_attributes jsonb, new_custom_id text COLLATE "C")'
+                ' old_custom_id text COLLATE "C", skip text, reject text)'
                 " ON COMMIT DELETE ROWS"
             ).format(extra=extra)
         )
+        if self.may_clear:
+            self.conn.execute("CREATE INDEX ON import_stage (email_key)")
         self.conn.commit()
 
     def attribute_columns(self, groups: pl.DataFrame) -> pl.DataFrame:
@@ -240,8 +257,12 @@ class BatchWriter:
             clear_keys = pl.lit("{}")
         return groups.with_columns(set_attrs=set_attrs, clear_keys=clear_keys)
 
-    def apply(self, groups: pl.DataFrame) -> pl.DataFrame:
+    def apply(self, groups: pl.DataFrame, recheck: bool = False) -> pl.DataFrame:
         """Stage, check and (when writing) upsert one batch of merged rows.
+
+        The custom_ids were checked against stored profiles on the reader
+        thread. recheck=True checks them again in this transaction, for the
+        retry after a custom_id stored in between made the upsert fail.
 
         Returns one row per group: grp, outcome ("created", "updated",
         "unchanged", "skip_existing", "skip_missing" or "rejected") and reason.
@@ -259,9 +280,7 @@ class BatchWriter:
             self._lookup()
         with timed(self.timings, "checks"):
             self._apply_mode()
-            self._reject_conflicts()
-        with timed(self.timings, "merge"):
-            self._merge_attributes()
+            self._reject_conflicts(recheck)
         if self.write:
             with timed(self.timings, "upsert"):
                 self._upsert()
@@ -299,16 +318,17 @@ class BatchWriter:
     def _lookup(self) -> None:
         # One index probe per staged row (LATERAL ... LIMIT 1): a plain join
         # lets the planner hash the whole workspace, which costs more with
-        # every profile stored. Rows are locked in e-mail key order.
-        lock = "FOR UPDATE" if self.write else ""
+        # every profile stored. No row is locked here: the upsert merges
+        # into the row as it is when it updates it, so a concurrent edit of
+        # another field is kept, and only the history's "before" can be older.
         self.conn.execute(
             "WITH found AS ("
             " SELECT s.email_key, f.id, f.attributes, f.custom_id"
-            "   FROM (SELECT email_key FROM import_stage ORDER BY email_key) s"
+            "   FROM import_stage s"
             "   CROSS JOIN LATERAL ("
             "     SELECT p.id, p.attributes, p.custom_id FROM profiles p"
             "      WHERE p.workspace_id = %(ws)s AND p.email_key = s.email_key"
-            f"     LIMIT 1 {lock}) f)"
+            "      LIMIT 1) f)"
             " UPDATE import_stage s SET existing_id = f.id, profile_id = f.id,"
             "   old_attributes = f.attributes, old_custom_id = f.custom_id"
             "  FROM found f WHERE f.email_key = s.email_key",
@@ -329,12 +349,17 @@ class BatchWriter:
                 " WHERE existing_id IS NULL AND NOT continuing"
             )
 
-    def _reject_conflicts(self) -> None:
+    def _reject_conflicts(self, custom_ids: bool) -> None:
         header = (
             self.plan.headers[self.plan.custom_id_index]
             if self.plan.custom_id_index is not None
             else "custom_id"
         )
+        if custom_ids and self.plan.custom_id_index is not None:
+            self._reject_taken_custom_ids(header)
+        self._reject_taken_values()
+
+    def _reject_taken_custom_ids(self, header: str) -> None:
         self.conn.execute(
             "WITH taken AS ("
             " SELECT s.email_key, f.email FROM import_stage s"
@@ -349,6 +374,8 @@ class BatchWriter:
             "  FROM taken t WHERE t.email_key = s.email_key",
             {"ws": self.workspace_id, "label": header.strip() or "custom_id"},
         )
+
+    def _reject_taken_values(self) -> None:
         for field in self.plan.fields:
             value = sql.Identifier(f"v_{field.key}")
             if field.rules.get("unique") and not field.is_new:
@@ -384,24 +411,27 @@ class BatchWriter:
                     )
                 )
 
-    def _merge_attributes(self) -> None:
-        self.conn.execute(
-            "UPDATE import_stage SET"
-            " new_attributes = (old_attributes - clear_keys) || set_attrs,"
-            " new_custom_id = CASE WHEN cid_clear THEN NULL"
-            "   ELSE coalesce(custom_id, old_custom_id) END"
-            " WHERE existing_id IS NOT NULL AND reject IS NULL AND skip IS NULL"
-        )
-
     def _upsert(self) -> None:
+        if self.may_clear:
+            staged = "(SELECT c.{} FROM import_stage c WHERE c.email_key = EXCLUDED.email_key)"
+            clear_keys = staged.format("clear_keys")
+            cid_clear = staged.format("cid_clear")
+        else:
+            clear_keys = "ARRAY[]::text[]"
+            cid_clear = "false"
+        attributes = f"((p.attributes - {clear_keys}) || EXCLUDED.attributes)"
+        custom_id = (
+            f"(CASE WHEN {cid_clear} THEN NULL"
+            " ELSE coalesce(EXCLUDED.custom_id, p.custom_id) END)"
+        )
         diff = sql.SQL(
             "(SELECT coalesce(jsonb_object_agg(k, jsonb_build_array("
-            "   s.old_attributes -> k, s.new_attributes -> k)), '{{}}'::jsonb)"
+            "   s.old_attributes -> k, up.attributes -> k)), '{{}}'::jsonb)"
             "   FROM unnest({keys}::text[]) AS k"
-            "  WHERE (s.old_attributes -> k) IS DISTINCT FROM (s.new_attributes -> k))"
-            " || CASE WHEN s.old_custom_id IS DISTINCT FROM s.new_custom_id"
+            "  WHERE (s.old_attributes -> k) IS DISTINCT FROM (up.attributes -> k))"
+            " || CASE WHEN s.old_custom_id IS DISTINCT FROM up.custom_id"
             "   THEN jsonb_build_object('custom_id',"
-            "     jsonb_build_array(s.old_custom_id, s.new_custom_id))"
+            "     jsonb_build_array(s.old_custom_id, up.custom_id))"
             "   ELSE '{{}}'::jsonb END"
         ).format(keys=sql.Literal(self.keys))
         # Created profiles get no history row; only the tags step needs the
@@ -418,19 +448,18 @@ class BatchWriter:
                 "WITH up AS ("
                 " INSERT INTO profiles AS p (workspace_id, email, email_key, custom_id,"
                 "   attributes)"
-                " SELECT {ws}, s.email, s.email_key,"
-                "   CASE WHEN s.existing_id IS NULL THEN s.custom_id ELSE s.new_custom_id END,"
-                "   CASE WHEN s.existing_id IS NULL THEN s.set_attrs ELSE s.new_attributes END"
+                " SELECT {ws}, s.email, s.email_key, s.custom_id, s.set_attrs"
                 "   FROM import_stage s"
                 "  WHERE s.reject IS NULL AND s.skip IS NULL"
                 "    AND (s.existing_id IS NULL OR {changed})"
                 "  ORDER BY s.email_key"
                 " ON CONFLICT (workspace_id, email_key) DO UPDATE"
-                "   SET attributes = EXCLUDED.attributes, custom_id = EXCLUDED.custom_id,"
+                "   SET attributes = {attributes}, custom_id = {custom_id},"
                 "       updated_at = now()"
-                "   WHERE (p.attributes, p.custom_id)"
-                "     IS DISTINCT FROM (EXCLUDED.attributes, EXCLUDED.custom_id)"
-                " RETURNING p.id, p.email_key, (p.xmax = 0) AS inserted"
+                "   WHERE ({attributes}, {custom_id})"
+                "     IS DISTINCT FROM (p.attributes, p.custom_id)"
+                " RETURNING p.id, p.email_key, p.attributes, p.custom_id,"
+                "   (p.xmax = 0) AS inserted"
                 "), history AS ("
                 " INSERT INTO profile_changes (workspace_id, profile_id, actor_type,"
                 "   actor_id, actor_label, source, changes)"
@@ -444,6 +473,8 @@ class BatchWriter:
                 label=sql.Literal(self.actor.label),
                 diff=diff,
                 changed=sql.SQL(_changed("s.")),
+                attributes=sql.SQL(attributes),
+                custom_id=sql.SQL(custom_id),
                 final=final,
             )
         )
