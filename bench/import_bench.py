@@ -1,11 +1,12 @@
 """Import benchmark: the real RQ import job against a raw psql \\copy, same table.
 
 usage: python bench/import_bench.py [--rows N ...] [--preload 1000000]
-           [--updates] [--case32] [--batch-rows 50000] [--keep]
+           [--updates] [--case32] [--batch-rows 50000] [--skip-copy]
+           [--index-costs ROWS] [--history-cost ROWS]
 
-Creates its own database (ceramic_bench by default), migrates it with every
-index of the schema, preloads a workspace with --preload profiles, then for
-each N:
+Drops and recreates its own database (ceramic_import_bench, or $BENCH_DB),
+migrates it with every index of the schema, preloads a workspace with
+--preload profiles, then for each N:
 
 1. writes an N-row, 10-column CSV,
 2. imports it into that workspace through the real job (an RQ worker
@@ -17,6 +18,8 @@ each N:
 --updates re-imports a file where every row changes a value, then the same
 file again (every row a no-op). --case32 imports the 250,000-row file from
 tests/data/import-cases/32_huge_file_generator.py and checks its counts.
+--index-costs times a raw COPY into a copy of the table with each index
+alone; --history-cost times the profile_changes insert of an update alone.
 Results are printed as JSON lines and appended to $DATA_DIR/results.jsonl.
 """
 

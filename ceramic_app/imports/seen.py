@@ -5,9 +5,10 @@ appeared earlier in the file, across batches, without holding millions of
 strings. SeenKeys keeps a 64-bit hash of each value with the hash of the
 e-mail key that owns it: 16 bytes a value, so 5M rows cost about 80 MB.
 
-NOTE: two different values with the same 64-bit hash would be taken for one
-(about 1 in 10^12 for a 5M-row file); the effect is one record counted as a
-merge or a conflict that is not.
+NOTE: two different values with the same 64-bit hash would be taken for
+one. By the birthday bound (n^2 / 2^65) that chance is about 7 in 10
+million for a 5M-row file, and the effect is one record counted as a merge
+or a conflict that is not.
 """
 
 from __future__ import annotations
