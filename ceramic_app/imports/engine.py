@@ -867,10 +867,12 @@ class _CsvBuffer:
         self._parts: list[str] = []
 
     def write(self, text_value: str) -> int:
+        """Collect one piece of CSV text."""
         self._parts.append(text_value)
         return len(text_value)
 
     def value(self) -> str:
+        """Return everything written so far."""
         return "".join(self._parts)
 
 
