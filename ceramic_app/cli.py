@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 DEMO_EMAIL = "demo@example.com"
 DEMO_WORKSPACE = "Demo"
 DEMO_ROWS = 10_000
-_FINAL = {"completed", "failed", "cancelled", "rejected", "validated"}
 
 
 @db_app.command("upgrade")

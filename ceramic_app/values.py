@@ -3,8 +3,8 @@
 The import, the profile editor and the REST API all turn user text into stored
 values here, so "1,5", "yes" or "03/04/1990" mean the same thing everywhere.
 The import path runs vectorized Polars versions of these parsers
-(ceramic_app.imports.casting) and falls back to the functions here for the
-exact reason of each rejected cell; a test checks that both agree.
+(ceramic_app.imports.casting). It falls back to the functions here for the
+exact reason of each rejected cell, and a test checks that both agree.
 
 Stored forms (inside profiles.attributes, a JSON object keyed by field key):
 
@@ -54,7 +54,6 @@ NUMBER_COMMA_RE = (
     r"^[+-]?(?:\d{1,3}(?:\.\d{3})+(?:,\d*)?|\d+(?:,\d*)?|,\d+)(?:[eE][+-]?\d{1,2})?$"
 )
 ISO_DATE_RE = r"^(\d{4})-(\d{2})-(\d{2})$"
-DAY_MONTH_RE = r"^(\d{1,2})([./-])(\d{1,2})[./-](\d+)$"
 EXCEL_SERIAL_RE = r"^\d{1,7}(?:\.\d+)?$"
 
 _NUMBER_POINT = re.compile(NUMBER_POINT_RE)
@@ -65,12 +64,12 @@ _EXCEL_SERIAL = re.compile(EXCEL_SERIAL_RE)
 
 
 class ValueRejected(ValueError):
-    """A value that cannot be stored in its field; the message says why."""
+    """A value that cannot be stored in its field; the message gives the reason."""
 
 
 @dataclass(frozen=True)
 class ValueOptions:
-    """How ambiguous text is read: decimal separator, date format, Excel dates."""
+    """Reading options for ambiguous text: decimal separator, date format, Excel dates."""
 
     decimal: str = "point"
     date_format: str | None = None
@@ -81,11 +80,6 @@ def show(raw: str, limit: int = 60) -> str:
     """Quote a value for a message, truncated and with control characters visible."""
     text = raw if len(raw) <= limit else raw[: limit - 1] + "…"
     return repr(text)
-
-
-def is_blank(raw: str | None) -> bool:
-    """Tell whether a cell counts as empty (None, '' or whitespace only)."""
-    return raw is None or raw.strip() == ""
 
 
 def parse_text(raw: str) -> str | None:
@@ -367,17 +361,6 @@ def to_json_value(value: Any) -> Any:
 # allowed. Enforced by check_rules, the one entry point for the import and for
 # single edits (the unique rule needs the database: see the import engine).
 
-RULE_KEYS = (
-    "required",
-    "unique",
-    "min",
-    "max",
-    "min_length",
-    "max_length",
-    "pattern",
-    "allowed",
-)
-
 
 def canonical_text(field_type: FieldType | str, value: Any) -> str | None:
     """Return the text form check_rules compares: ISO dates, JSON for arrays."""
@@ -410,7 +393,7 @@ def check_rules(
 ) -> pl.Series:
     """Return the rule violation of each value, or null where it passes.
 
-    values holds the canonical text of parsed values (canonical_text); null is
+    values contains the canonical text of parsed values (canonical_text); null is
     an empty value. The required rule applies where creating is true, because
     an empty cell on an update keeps the stored value. The unique rule is not
     checked here: it needs the other profiles (see the import engine).

@@ -2,8 +2,8 @@
 
 Postgres is the truth about jobs; Redis only carries the work. A job can be
 stranded two ways: its RQ entry disappears (Redis restarted, queue flushed)
-while the row says queued, or its worker dies (SIGKILL, OOM, host restart)
-while the row says running and the heartbeat stops. reconcile() finds both
+while the row's status is queued, or its worker dies (SIGKILL, OOM, host
+restart) while the status is running and the heartbeat stops. reconcile() finds both
 through the stale_jobs() database function and re-enqueues them; a job that
 has already used MAX_ATTEMPTS attempts is marked failed with a reason, so no
 job shows "running" forever.

@@ -51,8 +51,8 @@ def _reconcile_loop(stop: threading.Event, interval: float) -> None:
     me = f"{socket.gethostname()}:{os.getpid()}"
     while not stop.wait(interval):
         try:
-            # The lock expires before the next period, so a dead holder
-            # never blocks reconciling for long.
+            # The lock expires before the next period, so a worker that
+            # died while holding it blocks reconciling for one period at most.
             if redis.set(lock_key, me, nx=True, ex=max(1, int(interval * 0.9))):
                 reconcile()
         except Exception:

@@ -3,7 +3,7 @@
 cast_batch() turns a RecordBatch (every column as text) into one row per
 record with the normalized e-mail key, custom_id, tags and the canonical text
 of each mapped field value, plus the reason when the record is rejected.
-Valid cells are decided by Polars expressions; only the cells those reject
+Polars expressions decide which cells are valid. Only the cells they reject
 (and non-ASCII e-mail addresses) go through the scalar parsers of
 ceramic_app.values and ceramic_app.emails, so every reason is the specific
 one a single edit would give. A unit test checks that both paths agree.
@@ -71,6 +71,7 @@ class CastResult:
     frame: pl.DataFrame
     column_errors: dict[str, int]
     errors: list[dict[str, Any]]
+    seconds: float = 0.0
 
 
 def _label(header: str, index: int) -> str:
@@ -452,10 +453,11 @@ def _cast_field(
         )
         reasons = [None if r is None else f"{label}: {r}" for r in scalar_reasons]
     rule_reasons = check_rules(kind, plan_field.rules, frame["__value"], creating=False)
-    combined = [
-        r if r is not None else (None if rr is None else f"{label}: {rr}")
-        for r, rr in zip(reasons, rule_reasons, strict=True)
-    ]
+    combined: list[str | None] = []
+    for parse_reason, rule_reason in zip(reasons, rule_reasons, strict=True):
+        if parse_reason is None and rule_reason is not None:
+            parse_reason = f"{label}: {rule_reason}"
+        combined.append(parse_reason)
     clears = raw.is_not_null() & empty if empty_clears else pl.lit(False)
     frame = (
         frame.rename({"__value": f"v_{plan_field.key}"})

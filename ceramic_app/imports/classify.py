@@ -1,4 +1,4 @@
-"""In-file duplicates and conflicts of one cast batch, before the database sees it.
+"""In-file duplicates and conflicts of one cast batch, checked before any write.
 
 group_batch() rejects records whose custom_id (or unique field value) was
 already used by a record with another e-mail earlier in the file, then
@@ -33,7 +33,7 @@ class Grouped:
 
 @dataclass
 class ImportMemory:
-    """What earlier batches of this import wrote, for cross-batch decisions."""
+    """Memory of the keys and values earlier batches of this import wrote."""
 
     emails: SeenKeys
     custom_ids: SeenKeys
@@ -55,7 +55,7 @@ def _reject_reused(
 ) -> pl.DataFrame:
     """Reject ok records whose value belongs to another e-mail key.
 
-    The owner of a value is the stored profile that holds it, else the first
+    The owner of a value is the stored profile that has it, else the first
     record of the file that used it (in an earlier batch or this one).
     """
     ok = pl.col("__status") == "ok"

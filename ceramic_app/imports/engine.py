@@ -1,10 +1,10 @@
 """Running an import (or its validation pass) over a whole file, batch by batch.
 
-run_import() is what the RQ job calls. It claims the job (status queued ->
-running, so a second start of the same job returns at once), takes the
-workspace's import lock (a session advisory lock: one import writes to a
-workspace at a time, so two imports never deadlock on each other's rows),
-then reads, casts, merges and writes batches. Each batch commits together
+run_import() is what the RQ job calls. It takes the workspace's import lock,
+a session advisory lock, so one import writes to a workspace at a time and
+two imports cannot deadlock on each other's rows. It then claims the job in
+one UPDATE (status queued -> running), so a second start of the same job
+returns at once. Then it reads, casts, merges and writes batches. Each batch commits together
 with the checkpoint (records_done, the counts and the report so far) and
 the error file's length, so a worker killed at any point resumes from the
 last checkpoint and ends with the same table as an uninterrupted run.
@@ -33,7 +33,7 @@ from psycopg.types.json import Jsonb
 
 from ceramic_app import audit, live
 from ceramic_app.db import connect_raw, tenant_connection
-from ceramic_app.imports.casting import cast_batch, truncate
+from ceramic_app.imports.casting import CastResult, cast_batch, truncate
 from ceramic_app.imports.classify import ImportMemory, group_batch, remember
 from ceramic_app.imports.mapping import (
     FieldInfo,
@@ -48,8 +48,9 @@ from ceramic_app.imports.source import (
     SourceSpec,
     delimiter_hint,
     read_batches,
+    remove_working_copy,
 )
-from ceramic_app.imports.writer import Actor, BatchWriter
+from ceramic_app.imports.writer import Actor, BatchWriter, stored_holders, timed
 from ceramic_app.models import FieldType, JobStatus
 from ceramic_app.settings import get_settings
 
@@ -165,11 +166,43 @@ def load_fields(conn: psycopg.Connection) -> list[FieldInfo]:
     ]
 
 
-def _prefetch(batches: Iterator[RecordBatch]) -> Iterator[RecordBatch]:
-    """Read the next batch in a thread while the database writes this one.
+def _cast_batches(
+    spec: SourceSpec,
+    batch_rows: int,
+    done: int,
+    plan: Plan,
+    options: ImportOptions,
+    empty_clears: bool,
+    workspace_id: int,
+) -> Iterator[tuple[RecordBatch, CastResult, dict[str, Any] | None]]:
+    """Read and cast batches and find stored owners of their values.
+
+    Runs on the reader thread with its own connection. Records up to done
+    were committed by an earlier attempt and only feed the replay.
+    """
+    with connect_raw(workspace_id) as conn:
+        conn.autocommit = True
+        conn.execute("SET jit = off")
+        for batch in read_batches(spec, batch_rows):
+            first = int(batch.frame["__record"][0])
+            last = int(batch.frame["__record"][-1])
+            if first <= done < last:
+                batch.frame = batch.frame.filter(pl.col("__record") > done)
+            started = time.perf_counter()
+            cast = cast_batch(batch, plan, options, empty_clears)
+            holders = None
+            if last > done:
+                holders = stored_holders(conn, workspace_id, plan, cast.frame)
+            cast.seconds = time.perf_counter() - started
+            yield batch, cast, holders
+
+
+def _prefetch(items: Iterator[Any]) -> Iterator[Any]:
+    """Read and cast the next batch in a thread while the database writes this one.
 
     At most two batches wait in memory, so memory stays bounded.
     """
+    batches = items
     slots: queue.Queue[Any] = queue.Queue(maxsize=2)
     stop = threading.Event()
     done = object()
@@ -253,6 +286,10 @@ class ImportRun:
         self.dry_run = dry_run
         self.settings = get_settings()
         self.conn = connect_raw(self.workspace_id)
+        # The staging table of a 50,000-row batch is tens of MB; the 8 MB
+        # default would spill it to disk. Only settable before first use.
+        self.conn.execute("SET temp_buffers = '256MB'")
+        self.conn.commit()
         self.conn.row_factory = dict_row  # type: ignore[assignment]
         self.job: dict[str, Any] = {}
         self.progress = Progress()
@@ -260,6 +297,7 @@ class ImportRun:
         self.started = time.monotonic()
         self.records_this_attempt = 0
         self.last_publish = 0.0
+        self._timings: dict[str, float] = {}
 
     def close(self) -> None:
         """Close the connection, which also releases the advisory lock."""
@@ -434,6 +472,9 @@ class ImportRun:
         error_file = None if self.dry_run else self._open_error_file(error_path, spec)
         memory = ImportMemory.empty(plan)
         actor = Actor(self.job_id, self._actor_label())
+        empty_clears = (
+            spec.format in ("json", "jsonl") or options.empty_cells == "clear"
+        )
         writer = BatchWriter(
             self.conn,
             self.workspace_id,
@@ -441,22 +482,29 @@ class ImportRun:
             actor,
             options.mode,
             write=not self.dry_run,
+            may_clear=empty_clears,
         )
-        empty_clears = (
-            spec.format in ("json", "jsonl") or options.empty_cells == "clear"
-        )
+        self._timings = writer.timings
         self._tune_session()
         batch_rows = max(1, self.settings.import_batch_rows)
         try:
-            for batch in _prefetch(read_batches(spec, batch_rows)):
+            for batch, cast, holders in _prefetch(
+                _cast_batches(
+                    spec,
+                    batch_rows,
+                    done,
+                    plan,
+                    options,
+                    empty_clears,
+                    self.workspace_id,
+                )
+            ):
                 last_record = int(batch.frame["__record"][-1])
                 if last_record <= done:
-                    self._replay(batch, plan, options, empty_clears, memory)
+                    self._replay(cast, plan, memory)
                     continue
-                if int(batch.frame["__record"][0]) <= done:
-                    batch.frame = batch.frame.filter(pl.col("__record") > done)
                 self._process(
-                    batch, plan, options, empty_clears, memory, writer, error_file
+                    batch, cast, holders or {}, plan, memory, writer, error_file
                 )
                 done = last_record
                 self._after_batch(done, last_record >= self.total)
@@ -469,6 +517,9 @@ class ImportRun:
         # GIN indexes buffer new entries in a pending list; a larger list lets
         # one batch merge its entries in bulk instead of many small flushes.
         self.conn.execute("SET gin_pending_list_limit = '16MB'")
+        # JIT compiling each batch's statements costs more than it saves on
+        # 50,000-row joins.
+        self.conn.execute("SET jit = off")
         self.conn.commit()
 
     def _actor_label(self) -> str:
@@ -496,21 +547,13 @@ class ImportRun:
         handle.flush()
         os.fsync(handle.fileno())
 
-    def _replay(
-        self,
-        batch: RecordBatch,
-        plan: Plan,
-        options: ImportOptions,
-        empty_clears: bool,
-        memory: ImportMemory,
-    ) -> None:
+    def _replay(self, cast: CastResult, plan: Plan, memory: ImportMemory) -> None:
         """Rebuild the cross-batch memory from a batch committed by an earlier attempt.
 
         NOTE: records the database rejected at that time (a custom_id of
         another stored profile) are remembered as written here, which can
         turn a later duplicate's "updated" into "merged".
         """
-        cast = cast_batch(batch, plan, options, empty_clears)
         grouped = group_batch(cast.frame, plan, memory)
         records = grouped.records.with_columns(
             __outcome=pl.when(pl.col("__status") == "ok").then(pl.lit("merged"))
@@ -520,26 +563,38 @@ class ImportRun:
     def _process(
         self,
         batch: RecordBatch,
+        cast: CastResult,
+        holders: dict[str, Any],
         plan: Plan,
-        options: ImportOptions,
-        empty_clears: bool,
         memory: ImportMemory,
         writer: BatchWriter,
         error_file: Any,
     ) -> None:
-        cast = cast_batch(batch, plan, options, empty_clears)
-        holders = writer.stored_holders(cast.frame)
-        grouped = group_batch(cast.frame, plan, memory, holders)
-        outcomes = writer.apply(grouped.groups)
-        records = self._record_outcomes(grouped, outcomes)
-        self._tally(records, cast, batch)
-        if not self.dry_run:
-            self._write_errors(records, plan, error_file)
-            self._checkpoint(int(batch.frame["__record"][-1]))
-            self.conn.commit()
-        else:
+        timings = writer.timings
+        with timed(timings, "group"):
+            grouped = group_batch(cast.frame, plan, memory, holders)
+        try:
+            outcomes = writer.apply(grouped.groups)
+        except psycopg.errors.UniqueViolation as exc:
+            # Another writer stored one of the batch's custom_ids after the
+            # reader thread checked them: redo the batch with the check in
+            # this transaction, which rejects those rows instead.
             self.conn.rollback()
-        remember(memory, plan, records)
+            self._log("batch hit a taken custom_id (%s); checking again", exc)
+            outcomes = writer.apply(grouped.groups, recheck=True)
+        with timed(timings, "tally"):
+            records = self._record_outcomes(grouped, outcomes)
+            self._tally(records, cast, batch)
+        with timed(timings, "commit"):
+            if not self.dry_run:
+                self._write_errors(records, plan, error_file)
+                self._checkpoint(int(batch.frame["__record"][-1]))
+                self.conn.commit()
+            else:
+                self.conn.rollback()
+        with timed(timings, "remember"):
+            remember(memory, plan, records)
+        timings["reader_thread_cast_and_holders"] += cast.seconds
         self.records_this_attempt += batch.frame.height
 
     @staticmethod
@@ -714,6 +769,9 @@ class ImportRun:
         report = self._report(error_path)
         elapsed = time.monotonic() - self.started
         report["seconds"] = round(elapsed, 3)
+        report["timings_seconds"] = {
+            name: round(value, 3) for name, value in self._timings.items()
+        }
         self._update_job(
             status=JobStatus.COMPLETED.value,
             report=report,
@@ -723,6 +781,7 @@ class ImportRun:
         )
         self.conn.commit()
         self._audit("import.complete", report)
+        remove_working_copy(spec, self.job["file_path"])
         self._log(
             "completed: %s records in %.1f s (%s)",
             records,
@@ -808,10 +867,12 @@ class _CsvBuffer:
         self._parts: list[str] = []
 
     def write(self, text_value: str) -> int:
+        """Collect one piece of CSV text."""
         self._parts.append(text_value)
         return len(text_value)
 
     def value(self) -> str:
+        """Return everything written so far."""
         return "".join(self._parts)
 
 

@@ -1,6 +1,6 @@
 """Column mapping: header normalization, synonyms, type inference and checks.
 
-A mapping says where each source column goes. It is stored as JSON in
+A mapping names the target of each source column. It is stored as JSON in
 import_jobs.mapping:
 
     {"columns": [
@@ -113,11 +113,10 @@ _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DAY_MONTH_RE = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{4})$")
 _NUMBER_POINT = re.compile(NUMBER_POINT_RE)
 _NUMBER_COMMA = re.compile(NUMBER_COMMA_RE)
-INFERENCE_SAMPLE = 2000
 
 
 class MappingError(ValueError):
-    """A mapping or options document that cannot be used; the message says why."""
+    """A mapping or options document that cannot be used; the message gives the reason."""
 
 
 @dataclass
@@ -259,7 +258,7 @@ def propose_mapping(
 ) -> dict[str, Any]:
     """Propose a target for every column, with inferred types for new fields.
 
-    samples holds the first records (row-wise) for type inference. Duplicate
+    samples contains the first records (row-wise) for type inference. Duplicate
     and blank headers are flagged in "notes" and mapped to skip; no two
     columns are ever merged.
     """
@@ -369,12 +368,13 @@ def _looks_like_identifier(header: str, values: list[str]) -> bool:
 def infer_type(header: str, raw_values: list[str | None]) -> Inference:
     """Infer a field type from sample values; identifiers always stay text.
 
-    number only when no value looks like an identifier (leading zero, '+',
-    inner spaces, more than 15 digits, a phone number, an identifier-like
-    header); boolean only for word spellings (true/yes/on...; a 0/1 column is
-    a number); date only when every value is ISO or every non-ISO value has
-    one day-month shape, with the DD/MM vs MM/DD choice left to the user
-    unless some day is above 12 in only one position.
+    A column is a number only when no value looks like an identifier: a
+    leading zero, '+', inner spaces, more than 15 digits, a phone number or
+    an identifier-like header keep it text. Boolean needs word spellings
+    (true/yes/on...), so a 0/1 column is a number. Date needs every value to
+    be ISO or every non-ISO value to have one day-month shape, and the
+    DD/MM vs MM/DD choice is always left to the user (notes give a hint
+    when some day is above 12 in only one position).
     """
     values = [v.strip() for v in raw_values if v is not None and v.strip()]
     if not values:

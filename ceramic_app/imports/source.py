@@ -42,9 +42,10 @@ SAMPLE_BYTES = 64 * 1024
 CHUNK_BYTES = 1024 * 1024
 PREVIEW_RECORDS = 20
 
-# Keys whose nested object holds custom field values ({"custom_fields":
-# {"segment": "gold"}}); their members become dotted columns such as
-# "custom_fields.segment". Other nested values stay one JSON column.
+# Keys whose nested object contains custom field values, as in
+# {"custom_fields": {"segment": "gold"}}. Their members become dotted
+# columns such as "custom_fields.segment". Other nested values stay one
+# JSON column.
 JSON_CONTAINER_KEYS = ("custom_fields", "attributes", "fields", "properties")
 
 _BOMS = (
@@ -59,7 +60,7 @@ _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
 
 
 class SourceError(ValueError):
-    """A file-level problem: nothing is imported and the message says why."""
+    """A file-level problem: nothing is imported, and the message gives the reason."""
 
 
 @dataclass
@@ -94,7 +95,7 @@ class SourceSpec:
 
 @dataclass
 class Inspection:
-    """What inspect_source detected, with a preview of the first records."""
+    """The result of inspect_source: detected settings and a preview of the first records."""
 
     spec: SourceSpec
     preview: list[list[str | None]]
@@ -114,7 +115,6 @@ class RecordBatch:
     frame: pl.DataFrame
     warnings: list[dict[str, Any]]
     problems: dict[int, str]
-    raw_rows: dict[int, list[str]] | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -683,7 +683,7 @@ def _json_headers(spec: SourceSpec) -> list[str]:
                 seen.setdefault(key.replace("\x00", ""), None)
         count += 1
     if not count:
-        raise SourceError("The JSON file holds no records.")
+        raise SourceError("The JSON file contains no records.")
     if not seen:
         raise SourceError(
             "The JSON records hold no keys; each record must be an object."

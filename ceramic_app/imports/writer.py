@@ -3,18 +3,17 @@
 Per batch, inside the caller's transaction:
 
 1. COPY the merged rows (one per e-mail key) into a TEMP staging table.
-2. Look up the existing profiles (locked FOR UPDATE when writing).
+2. Look up the existing profiles (for classification and history).
 3. Reject rows whose custom_id or unique field value belongs to another
-   stored profile, and rows that leave a required field empty on create;
-   apply the mode (create only / update only) as skips.
-4. Compute the merged attributes: stored minus cleared keys, plus the new
-   values; rows that change nothing are no-ops.
-5. One INSERT ... SELECT ... ON CONFLICT (workspace_id, email_key) DO UPDATE
-   that writes the changed rows and, in the same statement, appends a
+   stored profile, and rows that leave a required field empty on create.
+   Apply the mode (create only / update only) as skips.
+4. One INSERT ... SELECT ... ON CONFLICT (workspace_id, email_key) DO UPDATE
+   that merges attributes (stored minus cleared keys, plus the new values),
+   skips rows that change nothing and, in the same statement, appends a
    profile_changes row ({"key": [before, after]}) for each updated profile.
-6. Create missing tags and link them.
+5. Create missing tags and link them.
 
-With write=False (the validation pass) steps 5 and 6 are skipped, and the
+With write=False (the validation pass) steps 4 and 5 are skipped, and the
 caller rolls the transaction back.
 """
 
@@ -22,6 +21,10 @@ from __future__ import annotations
 
 import io
 import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import polars as pl
@@ -37,10 +40,20 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Actor:
-    """Who the profile_changes rows name as the author of an update."""
+    """The author that profile_changes rows name for an update."""
 
     job_id: int
     label: str
+
+
+@contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Add the wall time of the block to timings[name] (seconds)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
 
 
 def _typed_value(field: FieldPlan) -> sql.Composable:
@@ -64,6 +77,71 @@ def _cast_param(field: FieldPlan) -> str:
     return "to_jsonb(v.value)"
 
 
+def _merged_attributes(alias: str = "") -> str:
+    """SQL for a staged row's attributes after the import, from the looked-up ones."""
+    return f"(({alias}old_attributes - {alias}clear_keys) || {alias}set_attrs)"
+
+
+def _merged_custom_id(alias: str = "") -> str:
+    """SQL for a staged row's custom_id after the import."""
+    return (
+        f"(CASE WHEN {alias}cid_clear THEN NULL"
+        f" ELSE coalesce({alias}custom_id, {alias}old_custom_id) END)"
+    )
+
+
+def _changed(alias: str = "") -> str:
+    """SQL that is true when a staged existing profile would change."""
+    return (
+        f"({_merged_attributes(alias)} IS DISTINCT FROM {alias}old_attributes"
+        f" OR {_merged_custom_id(alias)} IS DISTINCT FROM {alias}old_custom_id)"
+    )
+
+
+def stored_holders(
+    conn: psycopg.Connection, workspace_id: int, plan: Plan, records: pl.DataFrame
+) -> dict[str, dict[str, tuple[str, str]]]:
+    """Find stored profiles holding the batch's custom_ids and unique values.
+
+    Returns {"__cid" or "v_<key>": {value: (email_key, email)}} so that
+    in-file conflict checks let a stored owner win over the file. The
+    import runs this on the reader thread's own connection. A custom_id or
+    unique value stored after this read is still caught by the staging
+    check before the upsert.
+    """
+    holders: dict[str, dict[str, tuple[str, str]]] = {}
+    ok = records.filter(pl.col("__status") == "ok")
+    if plan.custom_id_index is not None:
+        values = ok["__cid"].drop_nulls().unique().to_list()
+        if values:
+            with conn.cursor(row_factory=tuple_row) as cursor:
+                rows = cursor.execute(
+                    "SELECT custom_id, email_key, email FROM profiles"
+                    " WHERE workspace_id = %s AND custom_id = ANY(%s)",
+                    (workspace_id, values),
+                ).fetchall()
+            holders["__cid"] = {r[0]: (r[1], r[2]) for r in rows}
+    for field in plan.fields:
+        if not field.rules.get("unique") or field.is_new:
+            continue
+        if field.type in (FieldType.ARRAY, FieldType.JSON):
+            continue  # compared as jsonb by the staging check instead
+        values = ok[f"v_{field.key}"].drop_nulls().unique().to_list()
+        if not values:
+            continue
+        with conn.cursor(row_factory=tuple_row) as cursor:
+            rows = cursor.execute(
+                "SELECT p.attributes ->> %(key)s, p.email_key, p.email"
+                " FROM unnest(%(values)s::text[]) AS v(value)"
+                " JOIN profiles p ON p.workspace_id = %(ws)s"
+                "  AND p.attributes @> jsonb_build_object(%(key)s::text,"
+                f"  {_cast_param(field)})",
+                {"key": field.key, "values": values, "ws": workspace_id},
+            ).fetchall()
+        holders[f"v_{field.key}"] = {r[0]: (r[1], r[2]) for r in rows}
+    return holders
+
+
 class BatchWriter:
     """Runs the per-batch SQL of one import on one connection."""
 
@@ -75,6 +153,7 @@ class BatchWriter:
         actor: Actor,
         mode: str,
         write: bool,
+        may_clear: bool = False,
     ) -> None:
         self.conn = conn
         self.workspace_id = workspace_id
@@ -82,87 +161,108 @@ class BatchWriter:
         self.actor = actor
         self.mode = mode
         self.write = write
+        # Whether any cell can clear a stored value (JSON sources, or
+        # empty_cells="clear"); only then does the upsert look up clear keys.
+        self.may_clear = may_clear
         self.keys = [f.key for f in plan.fields]
-        self.columns = (
-            [
-                "grp",
-                "first_line",
-                "email",
-                "email_key",
-                "custom_id",
-                "cid_clear",
-                "tags",
-            ]
-            + ["continuing"]
-            + [f"v_{k}" for k in self.keys]
-            + [f"x_{k}" for k in self.keys]
-        )
+        # Seconds per step over the whole run, reported for tuning.
+        self.timings: dict[str, float] = defaultdict(float)
+        # Only fields with a unique or required rule need their value as a
+        # column; every other value travels inside set_attrs.
+        self.checked = [
+            f
+            for f in plan.fields
+            if f.rules.get("required") or (f.rules.get("unique") and not f.is_new)
+        ]
+        self.columns = [
+            "grp",
+            "first_line",
+            "email",
+            "email_key",
+            "custom_id",
+            "cid_clear",
+            "tags",
+            "continuing",
+            "set_attrs",
+            "clear_keys",
+            *(f"v_{f.key}" for f in self.checked),
+            *(f"x_{f.key}" for f in self.checked),
+        ]
         self._create_stage()
 
     def _create_stage(self) -> None:
-        value_columns = [
-            sql.SQL("{} text").format(sql.Identifier(f"v_{k}")) for k in self.keys
-        ] + [sql.SQL("{} boolean").format(sql.Identifier(f"x_{k}")) for k in self.keys]
-        extra = sql.SQL(", ").join(value_columns)
+        checked = [
+            sql.SQL("{} text").format(sql.Identifier(f"v_{f.key}"))
+            for f in self.checked
+        ] + [
+            sql.SQL("{} boolean").format(sql.Identifier(f"x_{f.key}"))
+            for f in self.checked
+        ]
+        extra = sql.SQL("").join(sql.SQL(", {}").format(c) for c in checked)
         self.conn.execute("DROP TABLE IF EXISTS import_stage")
         self.conn.execute(
             sql.SQL(
                 "CREATE TEMP TABLE import_stage ("
                 " grp bigint NOT NULL, first_line bigint NOT NULL, email text NOT NULL,"
                 ' email_key text COLLATE "C" NOT NULL, custom_id text COLLATE "C",'
-                " cid_clear boolean NOT NULL, tags jsonb, continuing boolean NOT NULL"
-                "{comma}{extra},"
+                " cid_clear boolean NOT NULL, tags jsonb, continuing boolean NOT NULL,"
+                " set_attrs jsonb NOT NULL, clear_keys text[] NOT NULL{extra},"
                 " existing_id bigint, profile_id bigint, old_attributes jsonb,"
-                ' old_custom_id text COLLATE "C", skip text, reject text,'
-                ' new_attributes jsonb, new_custom_id text COLLATE "C",'
-                " changed boolean NOT NULL DEFAULT false)"
+                ' old_custom_id text COLLATE "C", skip text, reject text)'
                 " ON COMMIT DELETE ROWS"
-            ).format(comma=sql.SQL(", ") if self.keys else sql.SQL(""), extra=extra)
+            ).format(extra=extra)
         )
+        if self.may_clear:
+            self.conn.execute("CREATE INDEX ON import_stage (email_key)")
         self.conn.commit()
 
-    def stored_holders(
-        self, records: pl.DataFrame
-    ) -> dict[str, dict[str, tuple[str, str]]]:
-        """Find stored profiles holding the batch's custom_ids and unique values.
+    def attribute_columns(self, groups: pl.DataFrame) -> pl.DataFrame:
+        """Add set_attrs (JSON object text) and clear_keys (text[] literal).
 
-        Returns {"__cid" or "v_<key>": {value: (email_key, email)}} so that
-        in-file conflict checks let a stored owner win over the file.
+        Built in Polars from the canonical values, so the database only parses
+        one jsonb per row instead of building it field by field.
         """
-        holders: dict[str, dict[str, tuple[str, str]]] = {}
-        ok = records.filter(pl.col("__status") == "ok")
-        if self.plan.custom_id_index is not None:
-            values = ok["__cid"].drop_nulls().unique().to_list()
-            if values:
-                with self.conn.cursor(row_factory=tuple_row) as cursor:
-                    rows = cursor.execute(
-                        "SELECT custom_id, email_key, email FROM profiles"
-                        " WHERE workspace_id = %s AND custom_id = ANY(%s)",
-                        (self.workspace_id, values),
-                    ).fetchall()
-                holders["__cid"] = {r[0]: (r[1], r[2]) for r in rows}
+        pairs = []
         for field in self.plan.fields:
-            if not field.rules.get("unique") or field.is_new:
-                continue
-            if field.type in (FieldType.ARRAY, FieldType.JSON):
-                continue  # compared as jsonb by the staging check instead
-            values = ok[f"v_{field.key}"].drop_nulls().unique().to_list()
-            if not values:
-                continue
-            with self.conn.cursor(row_factory=tuple_row) as cursor:
-                rows = cursor.execute(
-                    "SELECT p.attributes ->> %(key)s, p.email_key, p.email"
-                    " FROM unnest(%(values)s::text[]) AS v(value)"
-                    " JOIN profiles p ON p.workspace_id = %(ws)s"
-                    "  AND p.attributes @> jsonb_build_object(%(key)s::text,"
-                    f"  {_cast_param(field)})",
-                    {"key": field.key, "values": values, "ws": self.workspace_id},
-                ).fetchall()
-            holders[f"v_{field.key}"] = {r[0]: (r[1], r[2]) for r in rows}
-        return holders
+            value = pl.col(f"v_{field.key}")
+            if field.type in (FieldType.TEXT, FieldType.DATE):
+                encoded = (
+                    pl.struct(value.alias("a"))
+                    .struct.json_encode()
+                    .str.strip_prefix('{"a":')
+                    .str.strip_suffix("}")
+                )
+            elif field.type is FieldType.NUMBER:
+                # JSON numbers have no leading zeros ("007" is 7).
+                encoded = value.str.replace(r"^(-?)0+(\d)", "${1}${2}")
+            else:
+                encoded = value
+            pairs.append(
+                pl.when(value.is_not_null()).then(pl.lit(f'"{field.key}":') + encoded)
+            )
+        clears = [pl.when(pl.col(f"x_{k}")).then(pl.lit(k)) for k in self.keys]
+        if pairs:
+            set_attrs = (
+                pl.lit("{")
+                + pl.concat_str(pairs, separator=",", ignore_nulls=True)
+                + pl.lit("}")
+            )
+            clear_keys = (
+                pl.lit("{")
+                + pl.concat_str(clears, separator=",", ignore_nulls=True)
+                + pl.lit("}")
+            )
+        else:
+            set_attrs = pl.lit("{}")
+            clear_keys = pl.lit("{}")
+        return groups.with_columns(set_attrs=set_attrs, clear_keys=clear_keys)
 
-    def apply(self, groups: pl.DataFrame) -> pl.DataFrame:
+    def apply(self, groups: pl.DataFrame, recheck: bool = False) -> pl.DataFrame:
         """Stage, check and (when writing) upsert one batch of merged rows.
+
+        The custom_ids were checked against stored profiles on the reader
+        thread. recheck=True checks them again in this transaction, for the
+        retry after a custom_id stored in between made the upsert fail.
 
         Returns one row per group: grp, outcome ("created", "updated",
         "unchanged", "skip_existing", "skip_missing" or "rejected") and reason.
@@ -172,22 +272,27 @@ class BatchWriter:
                 {"grp": [], "outcome": [], "reason": []},
                 schema={"grp": pl.Int64, "outcome": pl.String, "reason": pl.String},
             )
-        self._copy(groups)
-        self.conn.execute("ANALYZE import_stage")
-        self._lookup()
-        self._apply_mode()
-        self._reject_conflicts()
-        self._merge_attributes()
+        with timed(self.timings, "build_json"):
+            groups = self.attribute_columns(groups)
+        with timed(self.timings, "copy_stage"):
+            self._copy(groups)
+        with timed(self.timings, "lookup"):
+            self._lookup()
+        with timed(self.timings, "checks"):
+            self._apply_mode()
+            self._reject_conflicts(recheck)
         if self.write:
-            self._upsert()
+            with timed(self.timings, "upsert"):
+                self._upsert()
             if self.plan.tags_index is not None:
-                self._link_tags()
+                with timed(self.timings, "tags"):
+                    self._link_tags()
         rows = self.conn.execute(
             "SELECT grp,"
             " CASE WHEN reject IS NOT NULL THEN 'rejected'"
             "      WHEN skip IS NOT NULL THEN skip"
             "      WHEN existing_id IS NULL THEN 'created'"
-            "      WHEN changed THEN 'updated' ELSE 'unchanged' END AS outcome,"
+            f"      WHEN {_changed()} THEN 'updated' ELSE 'unchanged' END AS outcome,"
             " reject AS reason FROM import_stage"
         ).fetchall()
         return pl.DataFrame(
@@ -211,13 +316,19 @@ class BatchWriter:
             copy.write(buffer.getbuffer())
 
     def _lookup(self) -> None:
-        lock = "FOR UPDATE OF p" if self.write else ""
+        # One index probe per staged row (LATERAL ... LIMIT 1): a plain join
+        # lets the planner hash the whole workspace, which costs more with
+        # every profile stored. No row is locked here: the upsert merges
+        # into the row as it is when it updates it, so a concurrent edit of
+        # another field is kept, and only the history's "before" can be older.
         self.conn.execute(
             "WITH found AS ("
-            " SELECT p.id, p.email_key, p.attributes, p.custom_id"
-            "   FROM profiles p JOIN import_stage s"
-            "     ON p.workspace_id = %(ws)s AND p.email_key = s.email_key"
-            f"  ORDER BY p.id {lock})"
+            " SELECT s.email_key, f.id, f.attributes, f.custom_id"
+            "   FROM import_stage s"
+            "   CROSS JOIN LATERAL ("
+            "     SELECT p.id, p.attributes, p.custom_id FROM profiles p"
+            "      WHERE p.workspace_id = %(ws)s AND p.email_key = s.email_key"
+            "      LIMIT 1) f)"
             " UPDATE import_stage s SET existing_id = f.id, profile_id = f.id,"
             "   old_attributes = f.attributes, old_custom_id = f.custom_id"
             "  FROM found f WHERE f.email_key = s.email_key",
@@ -238,21 +349,33 @@ class BatchWriter:
                 " WHERE existing_id IS NULL AND NOT continuing"
             )
 
-    def _reject_conflicts(self) -> None:
+    def _reject_conflicts(self, custom_ids: bool) -> None:
         header = (
             self.plan.headers[self.plan.custom_id_index]
             if self.plan.custom_id_index is not None
             else "custom_id"
         )
+        if custom_ids and self.plan.custom_id_index is not None:
+            self._reject_taken_custom_ids(header)
+        self._reject_taken_values()
+
+    def _reject_taken_custom_ids(self, header: str) -> None:
         self.conn.execute(
-            "UPDATE import_stage s SET reject = format("
+            "WITH taken AS ("
+            " SELECT s.email_key, f.email FROM import_stage s"
+            " CROSS JOIN LATERAL ("
+            "   SELECT p.email FROM profiles p"
+            "    WHERE p.workspace_id = %(ws)s AND p.custom_id = s.custom_id"
+            "      AND p.email_key <> s.email_key LIMIT 1) f"
+            " WHERE s.custom_id IS NOT NULL AND s.reject IS NULL AND s.skip IS NULL)"
+            " UPDATE import_stage s SET reject = format("
             "  '%%s: %%L already belongs to another profile (%%s)', %(label)s::text,"
-            "  s.custom_id, p.email)"
-            "  FROM profiles p"
-            " WHERE p.workspace_id = %(ws)s AND p.custom_id = s.custom_id"
-            "   AND p.email_key <> s.email_key AND s.reject IS NULL AND s.skip IS NULL",
+            "  s.custom_id, t.email)"
+            "  FROM taken t WHERE t.email_key = s.email_key",
             {"ws": self.workspace_id, "label": header.strip() or "custom_id"},
         )
+
+    def _reject_taken_values(self) -> None:
         for field in self.plan.fields:
             value = sql.Identifier(f"v_{field.key}")
             if field.rules.get("unique") and not field.is_new:
@@ -288,87 +411,71 @@ class BatchWriter:
                     )
                 )
 
-    def _set_attributes(self) -> sql.Composable:
-        if not self.keys:
-            return sql.SQL("'{}'::jsonb")
-        pairs = sql.SQL(", ").join(
-            sql.SQL("({}, {})").format(sql.Literal(f.key), _typed_value(f))
-            for f in self.plan.fields
-        )
-        return sql.SQL(
-            "coalesce((SELECT jsonb_object_agg(k, v) FROM (VALUES {}) AS t(k, v)"
-            " WHERE v IS NOT NULL), '{{}}'::jsonb)"
-        ).format(pairs)
-
-    def _clear_keys(self) -> sql.Composable:
-        if not self.keys:
-            return sql.SQL("ARRAY[]::text[]")
-        items = sql.SQL(", ").join(
-            sql.SQL("CASE WHEN {} THEN {} END").format(
-                sql.Identifier(f"x_{k}"), sql.Literal(k)
-            )
-            for k in self.keys
-        )
-        return sql.SQL("array_remove(ARRAY[{}]::text[], NULL)").format(items)
-
-    def _merge_attributes(self) -> None:
-        self.conn.execute(
-            sql.SQL(
-                "UPDATE import_stage SET"
-                " new_attributes = CASE WHEN existing_id IS NULL THEN {set}"
-                "   ELSE (old_attributes - {clear}) || {set} END,"
-                " new_custom_id = CASE WHEN cid_clear THEN NULL"
-                "   ELSE coalesce(custom_id, old_custom_id) END"
-                " WHERE reject IS NULL AND skip IS NULL"
-            ).format(set=self._set_attributes(), clear=self._clear_keys())
-        )
-        self.conn.execute(
-            "UPDATE import_stage SET changed = existing_id IS NULL"
-            " OR new_attributes IS DISTINCT FROM old_attributes"
-            " OR new_custom_id IS DISTINCT FROM old_custom_id"
-            " WHERE reject IS NULL AND skip IS NULL"
-        )
-
     def _upsert(self) -> None:
+        if self.may_clear:
+            staged = "(SELECT c.{} FROM import_stage c WHERE c.email_key = EXCLUDED.email_key)"
+            clear_keys = staged.format("clear_keys")
+            cid_clear = staged.format("cid_clear")
+        else:
+            clear_keys = "ARRAY[]::text[]"
+            cid_clear = "false"
+        attributes = f"((p.attributes - {clear_keys}) || EXCLUDED.attributes)"
+        custom_id = (
+            f"(CASE WHEN {cid_clear} THEN NULL"
+            " ELSE coalesce(EXCLUDED.custom_id, p.custom_id) END)"
+        )
         diff = sql.SQL(
             "(SELECT coalesce(jsonb_object_agg(k, jsonb_build_array("
-            "   s.old_attributes -> k, s.new_attributes -> k)), '{{}}'::jsonb)"
+            "   s.old_attributes -> k, up.attributes -> k)), '{{}}'::jsonb)"
             "   FROM unnest({keys}::text[]) AS k"
-            "  WHERE (s.old_attributes -> k) IS DISTINCT FROM (s.new_attributes -> k))"
-            " || CASE WHEN s.old_custom_id IS DISTINCT FROM s.new_custom_id"
+            "  WHERE (s.old_attributes -> k) IS DISTINCT FROM (up.attributes -> k))"
+            " || CASE WHEN s.old_custom_id IS DISTINCT FROM up.custom_id"
             "   THEN jsonb_build_object('custom_id',"
-            "     jsonb_build_array(s.old_custom_id, s.new_custom_id))"
+            "     jsonb_build_array(s.old_custom_id, up.custom_id))"
             "   ELSE '{{}}'::jsonb END"
         ).format(keys=sql.Literal(self.keys))
+        # Created profiles get no history row; only the tags step needs the
+        # new profile ids back in the staging table.
+        if self.plan.tags_index is not None:
+            final = sql.SQL(
+                "UPDATE import_stage s SET profile_id = up.id"
+                " FROM up WHERE s.email_key = up.email_key AND up.inserted"
+            )
+        else:
+            final = sql.SQL("SELECT 1")
         self.conn.execute(
             sql.SQL(
                 "WITH up AS ("
                 " INSERT INTO profiles AS p (workspace_id, email, email_key, custom_id,"
                 "   attributes)"
-                " SELECT {ws}, s.email, s.email_key, s.new_custom_id, s.new_attributes"
+                " SELECT {ws}, s.email, s.email_key, s.custom_id, s.set_attrs"
                 "   FROM import_stage s"
-                "  WHERE s.reject IS NULL AND s.skip IS NULL AND s.changed"
+                "  WHERE s.reject IS NULL AND s.skip IS NULL"
+                "    AND (s.existing_id IS NULL OR {changed})"
                 "  ORDER BY s.email_key"
                 " ON CONFLICT (workspace_id, email_key) DO UPDATE"
-                "   SET attributes = EXCLUDED.attributes, custom_id = EXCLUDED.custom_id,"
+                "   SET attributes = {attributes}, custom_id = {custom_id},"
                 "       updated_at = now()"
-                "   WHERE (p.attributes, p.custom_id)"
-                "     IS DISTINCT FROM (EXCLUDED.attributes, EXCLUDED.custom_id)"
-                " RETURNING p.id, p.email_key, (p.xmax = 0) AS inserted"
+                "   WHERE ({attributes}, {custom_id})"
+                "     IS DISTINCT FROM (p.attributes, p.custom_id)"
+                " RETURNING p.id, p.email_key, p.attributes, p.custom_id,"
+                "   (p.xmax = 0) AS inserted"
                 "), history AS ("
                 " INSERT INTO profile_changes (workspace_id, profile_id, actor_type,"
                 "   actor_id, actor_label, source, changes)"
                 " SELECT {ws}, up.id, 'import_job', {job}, {label}, 'import', {diff}"
                 "   FROM up JOIN import_stage s ON s.email_key = up.email_key"
                 "  WHERE NOT up.inserted"
-                ")"
-                " UPDATE import_stage s SET profile_id = up.id"
-                "   FROM up WHERE s.email_key = up.email_key AND up.inserted"
+                ") {final}"
             ).format(
                 ws=sql.Literal(self.workspace_id),
                 job=sql.Literal(self.actor.job_id),
                 label=sql.Literal(self.actor.label),
                 diff=diff,
+                changed=sql.SQL(_changed("s.")),
+                attributes=sql.SQL(attributes),
+                custom_id=sql.SQL(custom_id),
+                final=final,
             )
         )
 

@@ -353,3 +353,26 @@ def test_binary_file_rejected_at_file_level(principal, tmp_path):
     path.write_bytes(bytes(range(256)) * 4)
     job = service.create_import(principal, "photo.csv", Path(path))
     assert job["status"] in ("draft", "rejected")
+
+
+def test_custom_id_taken_during_batch_retried(principal, tmp_path, monkeypatch):
+    # Simulates a custom_id stored by another writer after the reader thread
+    # looked: the upsert hits the unique index, and the batch is redone with
+    # the check inside its transaction.
+    from ceramic_app.imports import engine
+
+    monkeypatch.setattr(engine, "stored_holders", lambda *args: {})
+    add_profile(principal, "owner@example.com", {}, custom_id="C-1")
+    path = tmp_path / "race.csv"
+    path.write_text(
+        "email,custom_id\r\nthief@example.com,C-1\r\nfine@example.com,C-2\r\n",
+        encoding="utf-8",
+    )
+    job_id, _ = prepare(principal, path)
+    service.start_import(principal, job_id, enqueue=False)
+    assert engine.run_import(principal.workspace_id, job_id) == "completed"
+    job = service.get_import(principal, job_id)
+    assert counts(job) == summary(created=1, rejected=1)
+    assert errors(job)["2"] == (
+        "custom_id: 'C-1' already belongs to another profile (owner@example.com)"
+    )
