@@ -21,6 +21,7 @@ import re
 from datetime import date
 from typing import Any
 
+from ceramic_app import values
 from ceramic_app.models import FieldType
 from ceramic_app.settings import get_settings
 
@@ -137,42 +138,20 @@ def _check_json(value: Any) -> str | None:
 def parse_text(field_type: FieldType | str, text: str) -> Any:
     """Parse text typed by a person into a value of field_type.
 
-    An empty or blank text returns None (no value).
+    Forms, the REST API and imports share the parsers of ceramic_app.values,
+    so they accept exactly the same spellings. An empty or blank text returns
+    None (no value).
 
     Raises:
         ConversionError: with a message that names the expected form.
     """
-    # TODO: call the shared scalar parsers in ceramic_app.values once they land,
-    # so that forms, the API and imports accept exactly the same spellings.
     field_type = FieldType(field_type)
     if field_type is FieldType.TEXT:
         return text if text.strip() else None
-    stripped = text.strip()
-    if not stripped:
-        return None
-    if field_type is FieldType.NUMBER:
-        return _parse_number(stripped)
-    if field_type is FieldType.BOOLEAN:
-        lowered = stripped.lower()
-        if lowered in _TRUE_WORDS:
-            return True
-        if lowered in _FALSE_WORDS:
-            return False
-        raise ConversionError(f"{stripped!r} is not a boolean; use true or false")
-    if field_type is FieldType.DATE:
-        if parse_iso_date(stripped) is None:
-            raise ConversionError(
-                f"{stripped!r} is not a date; use the form YYYY-MM-DD, e.g. 2024-03-31"
-            )
-        return stripped
-    if field_type is FieldType.ARRAY:
-        return _parse_array(stripped)
     try:
-        return json.loads(stripped)
-    except (ValueError, RecursionError) as exc:
-        raise ConversionError(
-            f"{describe(stripped)} is not valid JSON ({exc})"
-        ) from None
+        return values.to_json_value(values.parse_value(field_type, text))
+    except values.ValueRejected as exc:
+        raise ConversionError(str(exc)) from None
 
 
 def _parse_number(text: str) -> int | float:

@@ -711,6 +711,9 @@ class ImportRun:
 
     def _after_batch(self, done: int, last: bool) -> None:
         self._publish(done, force=last)
+        if not self.dry_run:
+            # Open profile tables refresh their page (at most once a second).
+            live.publish(self.workspace_id, "profiles.changed", source="import")
         if not self.dry_run and getattr(self, "_cancel_requested", False):
             raise ImportCancelled
         if self.dry_run:

@@ -490,3 +490,17 @@ __all__ = [
     "start_import",
     "start_validation",
 ]
+
+
+def imported_field_keys(workspace_id: int, job_id: int) -> set[str]:
+    """Return the custom field keys an import's mapping writes to."""
+    with tenant_connection(workspace_id) as conn:
+        mapping = conn.execute(
+            text("SELECT mapping FROM import_jobs WHERE id = :id"), {"id": job_id}
+        ).scalar()
+    columns = (mapping or {}).get("columns", [])
+    return {
+        str(c["key"])
+        for c in columns
+        if c.get("target") in ("field", "new_field") and c.get("key")
+    }
