@@ -466,6 +466,156 @@ def read_batches(
         )
 
 
+# Columns read beyond the header width by the Polars reader. A record with
+# more fields than this makes Polars fail, and the file is read by the csv
+# module from that batch on.
+_EXTRA_COLUMNS = 16
+# Physical line ends as the csv module counts them (newline="" mode).
+_LINE_END = r"\r\n|\r|\n"
+
+
+class _UseCsvModule(Exception):
+    """The Polars reader cannot reproduce the csv module for this batch."""
+
+
+def _read_csv(
+    spec: SourceSpec, batch_rows: int, skip_records: int
+) -> Iterator[RecordBatch]:
+    """Read CSV/TSV with Polars when it can, else with the csv module.
+
+    Polars parses well-formed files about 20 times faster and without the
+    GIL, which leaves the second core to the database. It cannot tell how
+    many fields a long record had or accept the malformed quoting that the
+    csv module tolerates; such a batch, or any Polars error, hands the rest
+    of the file to the csv module, which gives the same records, lines and
+    warnings for well-formed input.
+    """
+    done = skip_records
+    if spec.quote_char == '"' and not _has_bare_cr(Path(spec.working_path)):
+        try:
+            for batch in _read_csv_polars(spec, batch_rows, skip_records):
+                yield batch
+                done = int(batch.frame["__record"][-1])
+        except (_UseCsvModule, pl.exceptions.PolarsError) as exc:
+            logger.info(
+                "reading %s with the csv module from record %s: %s",
+                Path(spec.working_path).name,
+                done + 1,
+                str(exc)[:200],
+            )
+        else:
+            return
+    yield from _read_csv_module(spec, batch_rows, done)
+
+
+def _read_csv_polars(
+    spec: SourceSpec, batch_rows: int, skip_records: int
+) -> Iterator[RecordBatch]:
+    width = len(spec.headers)
+    names = [f"c{i}" for i in range(width + _EXTRA_COLUMNS)]
+    frames = pl.scan_csv(
+        spec.working_path,
+        has_header=False,
+        separator=spec.delimiter,
+        quote_char=spec.quote_char,
+        schema=dict.fromkeys(names, pl.String),
+        empty_string_is_null=False,
+        truncate_ragged_lines=False,
+        raise_if_empty=False,
+        missing_columns="insert",
+        extra_columns="raise",
+    ).collect_batches(chunk_size=batch_rows)
+    blank_header = [i for i, h in enumerate(spec.headers) if not h.strip()]
+    limit = get_settings().max_value_chars * 4
+    record = 0
+    line = 0
+    pending: list[pl.DataFrame] = []
+    for chunk in frames:
+        if line == 0:
+            _check_polars_chunk(chunk.head(1), names, width, limit)
+            line = 2 + _line_ends(chunk.head(1), names).item()
+            chunk = chunk.slice(1)
+        if chunk.height == 0:
+            continue
+        _check_polars_chunk(chunk, names, width, limit)
+        ends = _line_ends(chunk, names)
+        lines = line + (ends + 1).cum_sum() - (ends + 1)
+        line += chunk.height + int(ends.sum())
+        chunk = chunk.select(names[:width]).with_columns(
+            __line=lines,
+            __record=pl.int_range(
+                record + 1, record + 1 + chunk.height, dtype=pl.Int64
+            ),
+        )
+        record += chunk.height
+        if record <= skip_records:
+            continue
+        pending.append(chunk.filter(pl.col("__record") > skip_records))
+        if sum(frame.height for frame in pending) >= batch_rows:
+            yield _polars_batch(pl.concat(pending), blank_header)
+            pending = []
+    if pending:
+        yield _polars_batch(pl.concat(pending), blank_header)
+
+
+def _has_bare_cr(path: Path) -> bool:
+    """Tell whether the file has a carriage return that is not before a line feed.
+
+    The csv module ends a line at such a \r, Polars keeps it as text (or drops
+    it at the end of a field), so these files are read by the csv module.
+    """
+    previous_cr = False
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            if previous_cr and not chunk.startswith(b"\n"):
+                return True
+            if chunk.count(b"\r") != chunk.count(b"\r\n") + chunk.endswith(b"\r"):
+                return True
+            previous_cr = chunk.endswith(b"\r")
+    return previous_cr
+
+
+def _line_ends(chunk: pl.DataFrame, names: list[str]) -> pl.Series:
+    """Count the line ends inside each record's values (quoted newlines)."""
+    return chunk.select(
+        pl.sum_horizontal(
+            pl.col(name).str.count_matches(_LINE_END).fill_null(0) for name in names
+        ).cast(pl.Int64)
+    ).to_series()
+
+
+def _check_polars_chunk(
+    chunk: pl.DataFrame, names: list[str], width: int, limit: int
+) -> None:
+    """Hand over to the csv module where its warnings or limits would apply."""
+    beyond = names[width:]
+    if chunk.select(pl.any_horizontal(pl.col(n) != "" for n in beyond).any()).item():
+        raise _UseCsvModule("a record has values beyond the last header column")
+    longest = chunk.select(
+        pl.max_horizontal(pl.col(n).str.len_chars().max() for n in names[:width])
+    ).item()
+    if longest is not None and longest >= limit:
+        raise _UseCsvModule("a value is longer than the csv module's field limit")
+
+
+def _polars_batch(frame: pl.DataFrame, blank_header: list[int]) -> RecordBatch:
+    warnings: list[dict[str, Any]] = []
+    for index in blank_header:
+        column = f"c{index}"
+        stray = frame.filter(pl.col(column).str.strip_chars() != "")
+        for line, value in stray.select("__line", column).iter_rows():
+            warnings.append(
+                {
+                    "line": line,
+                    "column": f"column {index + 1}",
+                    "message": f"value {value[:60]!r} in column"
+                    f" {index + 1}, which has no header — ignored",
+                }
+            )
+    warnings.sort(key=lambda warning: warning["line"])
+    return RecordBatch(frame=frame, warnings=warnings, problems={})
+
+
 def _set_field_limit() -> int:
     # Bounded so that an unterminated quote fails fast instead of reading the
     # rest of the file into one field.
@@ -474,7 +624,7 @@ def _set_field_limit() -> int:
     return limit
 
 
-def _read_csv(
+def _read_csv_module(
     spec: SourceSpec, batch_rows: int, skip_records: int
 ) -> Iterator[RecordBatch]:
     width = len(spec.headers)
