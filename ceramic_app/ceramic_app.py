@@ -11,6 +11,7 @@ from ceramic_app.pages.auth import sign_in_page, sign_up_page
 from ceramic_app.pages.fields import fields_page
 from ceramic_app.pages.import_history import import_history_page
 from ceramic_app.pages.import_wizard import import_wizard_page
+from ceramic_app.pages.members import members_page
 from ceramic_app.pages.profile_detail import profile_detail_page
 from ceramic_app.pages.profiles import profiles_page
 from ceramic_app.pages.tags import tags_page
@@ -21,6 +22,7 @@ from ceramic_app.state.base import AppState
 from ceramic_app.state.fields import FieldsState
 from ceramic_app.state.import_history import ImportHistoryState
 from ceramic_app.state.imports import ImportWizardState
+from ceramic_app.state.members import MembersState
 from ceramic_app.state.profile_detail import ProfileDetailState
 from ceramic_app.state.profiles import ProfilesState
 from ceramic_app.state.tags import TagsState
@@ -84,6 +86,12 @@ app.add_page(
     route="/settings/fields",
     on_load=[AppState.require_admin, FieldsState.load_page],
     title="Fields · CeramicCRM",
+)
+app.add_page(
+    members_page,
+    route="/settings/members",
+    on_load=MembersState.load_page,
+    title="Members · CeramicCRM",
 )
 app.add_page(
     profile_detail_page,

@@ -25,6 +25,8 @@ from ceramic_app.settings import get_settings
 app = typer.Typer(help="CeramicCRM Profiles administration.", no_args_is_help=True)
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+member_app = typer.Typer(help="Workspace members.", no_args_is_help=True)
+app.add_typer(member_app, name="member")
 console = Console()
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,42 @@ def db_upgrade() -> None:
     _configure_logging()
     migrate.upgrade()
     console.print("[green]Database is at the newest schema.[/green]")
+
+
+@member_app.command("add")
+def member_add(
+    email: Annotated[str, typer.Argument(help="E-mail of the person to add.")],
+    workspace: Annotated[str, typer.Option(help="Slug of the workspace.")],
+    name: Annotated[str, typer.Option(help="Display name for a new account.")] = "",
+    role: Annotated[str, typer.Option(help="admin, member or viewer.")] = "member",
+) -> None:
+    """Add a member; a new account gets a temporary password, printed once."""
+    from ceramic_app.accounts import members
+
+    principal = _system_principal(workspace)
+    try:
+        added = members.add_member(principal, email, name or email.split("@")[0], role)
+    except members.MemberError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"Added {added.email} to {workspace} as {added.role.value}.")
+    if added.temporary_password:
+        console.print(f"Temporary password: {added.temporary_password}")
+
+
+@member_app.command("list")
+def member_list(
+    workspace: Annotated[str, typer.Option(help="Slug of the workspace.")],
+) -> None:
+    """List the members of a workspace with their roles."""
+    from ceramic_app.accounts import members
+
+    table = Table("name", "e-mail", "role", "joined")
+    for member in members.list_members(_system_principal(workspace)):
+        table.add_row(
+            member.name, member.email, member.role.value, f"{member.joined_at:%Y-%m-%d}"
+        )
+    console.print(table)
 
 
 @app.command()

@@ -39,7 +39,8 @@ def get_engine() -> Engine:
     )
 
 
-def _set_workspace(conn: Connection, workspace_id: int) -> None:
+def set_workspace(conn: Connection, workspace_id: int) -> None:
+    """Scope the rest of conn's transaction to one workspace (row-level security)."""
     conn.execute(
         text("SELECT set_config('app.workspace_id', :ws, true)"),
         {"ws": str(int(workspace_id))},
@@ -50,7 +51,7 @@ def _set_workspace(conn: Connection, workspace_id: int) -> None:
 def tenant_connection(workspace_id: int) -> Iterator[Connection]:
     """Open a transaction that can only see and write one workspace's rows."""
     with get_engine().begin() as conn:
-        _set_workspace(conn, workspace_id)
+        set_workspace(conn, workspace_id)
         yield conn
 
 
@@ -59,7 +60,7 @@ def tenant_session(workspace_id: int) -> Iterator[Session]:
     """Open an ORM session whose transaction is scoped to one workspace."""
     with Session(get_engine()) as session:
         with session.begin():
-            _set_workspace(session.connection(), workspace_id)
+            set_workspace(session.connection(), workspace_id)
             yield session
 
 

@@ -119,7 +119,8 @@ def _unique_slug(conn: Connection, name: str) -> str:
     return f"{base}-{n}"
 
 
-def _validate_new_user(email: str, name: str, password: str) -> str:
+def validate_new_user(email: str, name: str, password: str) -> str:
+    """Check a new account's e-mail, name and password; return the e-mail key."""
     try:
         email_key = normalize_email(email)
     except InvalidEmail as exc:
@@ -153,7 +154,7 @@ def sign_up(email: str, name: str, password: str, workspace_name: str) -> int:
     Returns:
         The new user's id.
     """
-    email_key = _validate_new_user(email, name, password)
+    email_key = validate_new_user(email, name, password)
     with global_connection() as conn:
         if conn.execute(
             text("SELECT 1 FROM users WHERE email_key = :k"), {"k": email_key}
@@ -161,7 +162,7 @@ def sign_up(email: str, name: str, password: str, workspace_name: str) -> int:
             raise AccountError(
                 "An account with this e-mail already exists. Sign in instead.", "exists"
             )
-        workspace_id, _ = create_workspace(conn, workspace_name)
+        workspace_id, slug = create_workspace(conn, workspace_name)
         try:
             user_id = conn.execute(
                 text(
@@ -185,6 +186,20 @@ def sign_up(email: str, name: str, password: str, workspace_name: str) -> int:
             ),
             {"w": workspace_id, "u": user_id},
         )
+        from ceramic_app.accounts.members import record_founder
+
+        record_founder(
+            conn,
+            Principal(
+                user_id=int(user_id),
+                user_email=email.strip(),
+                user_name=name.strip()[:120],
+                workspace_id=workspace_id,
+                workspace_slug=slug,
+                workspace_name=workspace_name.strip()[:120],
+                role=Role.ADMIN,
+            ),
+        )
     return int(user_id)
 
 
@@ -193,10 +208,13 @@ def add_member(
 ) -> int:
     """Add a user to a workspace, creating the account when it does not exist.
 
+    For trusted setup code (tests, benchmarks, the demo): it writes no audit
+    entry. Admins add members through members.add_member, which does.
+
     Returns:
         The user's id.
     """
-    email_key = _validate_new_user(email, name, password)
+    email_key = validate_new_user(email, name, password)
     with global_connection() as conn:
         user_id = conn.execute(
             text("SELECT id FROM users WHERE email_key = :k"), {"k": email_key}

@@ -14,6 +14,7 @@ NAV_ITEMS: list[tuple[str, str, str, bool]] = [
     ("Profiles", "/profiles", "users", False),
     ("Imports", "/imports", "upload", False),
     ("Fields", "/settings/fields", "sliders-horizontal", True),
+    ("Members", "/settings/members", "user-cog", True),
     ("Templates", "/templates", "file-text", False),
     ("Tags", "/tags", "tag", False),
     ("Audit log", "/audit", "shield-check", True),

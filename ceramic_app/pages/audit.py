@@ -177,7 +177,7 @@ def audit_page() -> rx.Component:
     """Build the audit log page with filters and keyset paging."""
     header = page_header(
         "Audit log",
-        "Every change to fields, templates, tags and profiles, newest first.",
+        "Every change to profiles, fields, templates, tags and members, newest first.",
     )
     listing = rx.cond(
         A.entries.length() > 0,

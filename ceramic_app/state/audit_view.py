@@ -25,6 +25,7 @@ ENTITY_TYPES = (
     ("template", "Templates"),
     ("tag", "Tags"),
     ("import", "Imports"),
+    ("membership", "Members"),
 )
 # Actor filter entries for actors that are not users: "type:<actor_type>".
 NON_USER_ACTORS = (

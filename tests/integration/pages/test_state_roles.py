@@ -171,3 +171,51 @@ def test_admin_handlers_do_act(admin: Principal, plan_field: Any) -> None:
     outputs = _call(FieldEditorState.save, state)
     assert not _rejected(outputs)
     assert fields.get_field(admin, plan_field.id).label == "Taken over"
+
+
+def test_member_cannot_manage_members(admin: Principal, member: Principal) -> None:
+    from ceramic_app.accounts import members
+    from ceramic_app.state.members import MembersState
+
+    state = _state(member, MembersState)
+    # What an admin's form and open dialog would hold right before confirming.
+    state.new_email = "intruder@example.com"
+    state.new_role = "admin"
+    state.remove_id = admin.user_id
+    calls = {
+        "load_page": (),
+        "refresh": (),
+        "set_new_email": ("intruder@example.com",),
+        "set_new_name": ("Intruder",),
+        "set_new_role": ("admin",),
+        "add": (),
+        "dismiss_password": (),
+        "change_role": (member.user_id, "admin"),
+        "ask_remove": (admin.user_id,),
+        "set_remove_open": (True,),
+        "confirm_remove": (),
+    }
+    assert set(calls) == set(_public_handlers(MembersState)) | {
+        "set_new_email",
+        "set_new_name",
+        "set_new_role",
+        "set_remove_open",
+    }
+    for name, args in calls.items():
+        outputs = _call(MembersState.event_handlers[name], state, *args)
+        assert _rejected(outputs), (name, outputs)
+    roles = {m.email: m.role for m in members.list_members(admin)}
+    assert roles == {admin.user_email: Role.ADMIN, member.user_email: Role.MEMBER}
+    assert state.rows == []
+
+
+def test_admin_member_handlers_do_act(admin: Principal, member: Principal) -> None:
+    from ceramic_app.accounts import members
+    from ceramic_app.state.members import MembersState
+
+    state = _state(admin, MembersState)
+    _call(MembersState.event_handlers["load_page"], state)
+    assert len(state.rows) == 2
+    _call(MembersState.event_handlers["change_role"], state, member.user_id, "viewer")
+    roles = {m.email: m.role for m in members.list_members(admin)}
+    assert roles[member.user_email] is Role.VIEWER
