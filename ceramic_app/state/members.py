@@ -158,6 +158,11 @@ class MembersState(AppState):
                 members.add_member, principal, email, name, self.new_role
             )
         except members.MemberError as exc:
+            logger.info(
+                "adding a member to workspace %s failed: %s",
+                principal.workspace_id,
+                exc,
+            )
             self.add_error = str(exc)
             self.adding = False
             return
@@ -191,6 +196,12 @@ class MembersState(AppState):
         try:
             await run_sync(members.change_role, principal, target, str(role))
         except members.MemberError as exc:
+            logger.info(
+                "role change of user %s in workspace %s failed: %s",
+                target,
+                principal.workspace_id,
+                exc,
+            )
             await self._load(principal)
             return rx.toast.error(str(exc))
         await self._load(principal)
@@ -233,6 +244,12 @@ class MembersState(AppState):
         try:
             await run_sync(members.remove_member, principal, self.remove_id)
         except members.MemberError as exc:
+            logger.info(
+                "removing user %s from workspace %s failed: %s",
+                self.remove_id,
+                principal.workspace_id,
+                exc,
+            )
             return rx.toast.error(str(exc))
         await self._load(principal)
         return rx.toast.success(f"{self.remove_label} was removed.")

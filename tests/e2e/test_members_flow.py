@@ -10,9 +10,7 @@ from tests.e2e.flows import sign_in, sign_out
 from tests.e2e.workspace_setup import signed_in_account
 
 
-def test_admin_adds_member_changes_role_and_removes_them(
-    page: Page, app_url: str
-) -> None:
+def test_admin_manages_members(page: Page, app_url: str) -> None:
     owner = signed_in_account(page, app_url, "members")
     page.get_by_test_id("nav-members").click()
     page.wait_for_url("**/settings/members")

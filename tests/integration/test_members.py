@@ -35,7 +35,7 @@ def test_sign_up_audits_the_founding_admin(principal: Principal) -> None:
     assert entries[0]["after"] == {"email": principal.user_email, "role": "admin"}
 
 
-def test_added_member_signs_in_with_the_temporary_password(
+def test_new_member_uses_temporary_password(
     principal: Principal,
 ) -> None:
     added = members.add_member(principal, " New.Person@Example.com ", "New", "viewer")
@@ -94,7 +94,7 @@ def test_only_admins_manage_members(make_principal: MakePrincipal) -> None:
             call()
 
 
-def test_the_last_admin_cannot_be_demoted_or_removed(
+def test_last_admin_stays_admin(
     make_principal: MakePrincipal,
 ) -> None:
     admin = make_principal()
@@ -132,7 +132,7 @@ def test_removal_ends_sessions_and_is_audited(make_principal: MakePrincipal) -> 
         members.remove_member(admin, member.user_id)
 
 
-def test_members_of_another_workspace_are_out_of_reach(
+def test_other_workspace_members_unreachable(
     make_principal: MakePrincipal,
 ) -> None:
     first = make_principal()
