@@ -41,10 +41,14 @@ def _attributes(principal: Principal) -> dict[int, dict[str, Any]]:
 
 
 def _audit(principal: Principal) -> list[Any]:
+    """Return the workspace's audit entries about profiles, oldest first."""
     with tenant_connection(principal.workspace_id) as conn:
         return list(
             conn.execute(
-                text("SELECT action, entity_id, meta FROM audit_log ORDER BY id")
+                text(
+                    "SELECT action, entity_id, meta FROM audit_log"
+                    " WHERE entity_type <> 'membership' ORDER BY id"
+                )
             ).all()
         )
 

@@ -38,15 +38,16 @@ def test_filters_and_pages(
     by_actor = audit_queries.list_audit_entries(
         admin, actor_id=admin.user_id, actor_type="user"
     )
-    assert len(by_actor.entries) == 6
+    # Five tags, the field, and the admin membership that sign-up recorded.
+    assert len(by_actor.entries) == 7
     assert (
         audit_queries.list_audit_entries(admin, actor_id=member.user_id).entries == []
     )
 
     future = datetime.now(UTC) + timedelta(hours=1)
     assert audit_queries.list_audit_entries(admin, since=future).entries == []
-    assert len(audit_queries.list_audit_entries(admin, until=future).entries) == 6
-    assert len(audit_queries.list_audit_entries(outsider).entries) == 1
+    assert len(audit_queries.list_audit_entries(admin, until=future).entries) == 7
+    assert len(audit_queries.list_audit_entries(outsider).entries) == 2
 
 
 def test_members_cannot_read_audit(member: Principal) -> None:
