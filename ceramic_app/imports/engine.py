@@ -32,7 +32,7 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from ceramic_app import audit, live
-from ceramic_app.db import connect_raw, tenant_connection
+from ceramic_app.db import connect_raw
 from ceramic_app.imports.casting import CastResult, cast_batch, truncate
 from ceramic_app.imports.classify import ImportMemory, group_batch, remember
 from ceramic_app.imports.mapping import (
@@ -782,8 +782,8 @@ class ImportRun:
             finished_at=NOW,
             error_file_path=report["error_file"],
         )
-        self.conn.commit()
         self._audit("import.complete", report)
+        self.conn.commit()
         remove_working_copy(spec, self.job["file_path"])
         self._log(
             "completed: %s records in %.1f s (%s)",
@@ -795,22 +795,23 @@ class ImportRun:
         return JobStatus.COMPLETED.value
 
     def _audit(self, action: str, report: dict[str, Any]) -> None:
+        # Written in the transaction that sets the final status, so whoever
+        # sees the job finished also sees its audit entry.
         actor = JobActor(self.workspace_id, self.job_id, self._actor_label())
-        with tenant_connection(self.workspace_id) as conn:
-            audit.record(
-                conn,
-                actor,  # type: ignore[arg-type]
-                action,
-                "import_job",
-                self.job_id,
-                after=report.get("summary"),
-                meta={
-                    "file": self.job["file_name"],
-                    "created_by": self.job["created_by"],
-                    "options": self.job["options"],
-                    "error_file": report.get("error_file"),
-                },
-            )
+        audit.record_raw(
+            self.conn,
+            actor,  # type: ignore[arg-type]
+            action,
+            "import_job",
+            self.job_id,
+            after=report.get("summary"),
+            meta={
+                "file": self.job["file_name"],
+                "created_by": self.job["created_by"],
+                "options": self.job["options"],
+                "error_file": report.get("error_file"),
+            },
+        )
 
     def _publish_finished(self, status: str, message: str | None = None) -> None:
         live.publish(
@@ -851,9 +852,9 @@ class ImportRun:
             error_message=message,
             finished_at=NOW,
         )
-        self.conn.commit()
         if not self.dry_run:
             self._audit("import.cancel", report)
+        self.conn.commit()
         self._log("cancelled after %s records", committed)
         self._publish_finished(JobStatus.CANCELLED.value, message)
         return JobStatus.CANCELLED.value

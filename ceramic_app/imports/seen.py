@@ -40,8 +40,10 @@ class SeenKeys:
         return self._table.height + sum(chunk.height for chunk in self._chunks)
 
     def _merged(self) -> pl.DataFrame:
+        # Without rechunking, concat links the existing column chunks instead
+        # of copying the whole table once per batch.
         if self._chunks:
-            self._table = pl.concat([self._table, *self._chunks], rechunk=True)
+            self._table = pl.concat([self._table, *self._chunks], rechunk=False)
             self._chunks = []
         return self._table
 
