@@ -16,6 +16,7 @@ def _text_editor(input_type: str = "text") -> rx.Component:
     return rx.input(
         value=P.draft_text,
         on_change=P.set_draft_text,
+        on_key_down=P.editor_key_down,
         type=input_type,
         width="100%",
         max_width="420px",
@@ -96,7 +97,19 @@ def value_editor(kind: rx.Var[str], key: rx.Var[str]) -> rx.Component:
                 on_click=P.cancel_edit,
                 data_testid="value-cancel",
             ),
+            rx.cond(
+                key != "email",
+                rx.button(
+                    "Clear value",
+                    size="1",
+                    variant="ghost",
+                    color_scheme="red",
+                    on_click=P.clear_value(key),
+                    data_testid="value-clear",
+                ),
+            ),
             spacing="2",
+            align="center",
         ),
         spacing="2",
         width="100%",

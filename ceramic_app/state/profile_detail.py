@@ -349,6 +349,15 @@ class ProfileDetailState(AppState):
         return None
 
     @rx.event
+    async def editor_key_down(self, key: str) -> Any:
+        """Save on Enter and close the editor on Escape, as in a spreadsheet."""
+        if key == "Enter":
+            return ProfileDetailState.save_edit
+        if key == "Escape":
+            return ProfileDetailState.cancel_edit
+        return None
+
+    @rx.event
     async def item_key_down(self, key: str) -> Any:
         """Add the typed item when Enter is pressed in the item input."""
         if key == "Enter":
@@ -396,6 +405,17 @@ class ProfileDetailState(AppState):
             pending = self.draft_item_input.strip()
             items = [*self.draft_items, pending] if pending else list(self.draft_items)
             return items or None
+        if (
+            kind == "date"
+            and not self.draft_text.strip()
+            and self._attributes.get(key) is not None
+        ):
+            # A browser date input reports a half-typed or impossible date
+            # (2021-02-30) as empty, so an empty Save must not clear the value.
+            raise ConversionError(
+                "The date is incomplete or does not exist. Enter a full date,"
+                " or use Clear value to remove it."
+            )
         return view.parse_input(kind, self.draft_text)
 
     @rx.event

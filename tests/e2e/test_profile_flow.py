@@ -156,3 +156,32 @@ def test_viewer_sees_profile_read_only(page: Page, app_url: str) -> None:
     expect(page.get_by_test_id("add-tag")).to_have_count(0)
     page.goto(f"{app_url}/profiles")
     expect(page.get_by_test_id("new-profile")).to_have_count(0)
+
+
+def test_date_edit_keeps_value_until_cleared(page: Page, app_url: str) -> None:
+    owner = signed_in_account(page, app_url, "dates")
+    admin = principal_for(owner.email)
+    fields.create_field(admin, key="renewal", label="Renewal", field_type="date")
+    fields.create_field(admin, key="nickname", label="Nickname", field_type="text")
+    profile = profiles.create_profile(
+        admin, email="dated@example.com", attributes={"renewal": "2022-02-02"}
+    )
+    page.goto(f"{app_url}/profiles/{profile.id}")
+
+    # The browser reports a half-typed date as empty: saving it must not clear.
+    page.get_by_test_id("edit-renewal").click()
+    page.get_by_test_id("value-editor").fill("")
+    page.get_by_test_id("value-save").click()
+    expect(page.get_by_test_id("value-error")).to_contain_text("incomplete")
+    assert profiles.get_profile(admin, profile.id).attributes["renewal"] == "2022-02-02"
+
+    page.get_by_test_id("value-clear").click()
+    expect(page.get_by_test_id("value-editor")).to_have_count(0)
+    expect(page.get_by_test_id("value-renewal")).to_contain_text("Empty")
+    assert "renewal" not in profiles.get_profile(admin, profile.id).attributes
+
+    page.get_by_test_id("edit-nickname").click()
+    page.get_by_test_id("value-editor").fill("Dee")
+    page.get_by_test_id("value-editor").press("Enter")
+    expect(page.get_by_test_id("value-editor")).to_have_count(0)
+    expect(page.get_by_test_id("value-nickname")).to_have_text("Dee")
