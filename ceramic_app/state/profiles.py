@@ -71,6 +71,7 @@ class ProfilesState(AppState):
     # The cursor that produced the current page, to reload it in place.
     _page_after: str | None = None
     _page_before: str | None = None
+    _push_next_url: bool = False
     _listener_token: str = ""
 
     @rx.var
@@ -136,10 +137,16 @@ class ProfilesState(AppState):
         return "/profiles" + (f"?{query}" if query else "")
 
     def _replace_url(self) -> rx.event.EventSpec:
-        # replaceState changes the address bar without a navigation, which
-        # would run on_load again and restart the live listener.
+        # replaceState and pushState change the address bar without a
+        # navigation, which would run on_load again and restart the live
+        # listener. Paging and sorting push an entry so that Back returns to
+        # the previous view; the search box replaces it, keystroke by keystroke.
+        method = "pushState" if self._push_next_url else "replaceState"
+        self._push_next_url = False
+        url = json.dumps(self._url())
         return rx.call_script(
-            f"window.history.replaceState(null, '', {json.dumps(self._url())})"
+            f"if (window.location.pathname + window.location.search !== {url})"
+            f" window.history.{method}(null, '', {url})"
         )
 
     async def _load(
@@ -244,6 +251,7 @@ class ProfilesState(AppState):
             self.sort = column_id
             self.descending = column_id in _DESCENDING_BY_DEFAULT
         self.page_number = 1
+        self._push_next_url = True
         return await self._load()
 
     @rx.event
@@ -252,6 +260,7 @@ class ProfilesState(AppState):
         if not self._next_cursor:
             return None
         self.page_number += 1
+        self._push_next_url = True
         return await self._load(after=self._next_cursor)
 
     @rx.event
@@ -260,6 +269,7 @@ class ProfilesState(AppState):
         if not self._prev_cursor:
             return None
         self.page_number = max(1, self.page_number - 1)
+        self._push_next_url = True
         if self.page_number == 1:
             return await self._load()
         return await self._load(before=self._prev_cursor)

@@ -183,6 +183,10 @@ def test_sort_by_field_survives_reload(page: Page, app_url: str) -> None:
     expect(emails).to_have_text(list(reversed(expected)))
     page.reload()
     expect(emails).to_have_text(list(reversed(expected)))
+    # Each sort pushed a history entry: Back returns to the ascending view.
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"order=asc"))
+    expect(emails).to_have_text(expected)
 
 
 def test_keyboard_opens_profile(page: Page, app_url: str) -> None:
