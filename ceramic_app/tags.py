@@ -345,6 +345,12 @@ def _clean_name(name: str) -> str:
     clean = " ".join((name or "").split())
     if not clean:
         raise TagError("Enter a tag name.")
+    if "," in clean:
+        # Import files list several tags in one cell, separated by commas.
+        raise TagError(
+            f"The tag name {clean!r} contains a comma, which separates tags in"
+            " imported files. Use another character, such as '/' or '-'."
+        )
     if len(clean) > MAX_NAME_CHARS:
         raise TagError(
             f"The tag name has {len(clean)} characters; the maximum is {MAX_NAME_CHARS}."

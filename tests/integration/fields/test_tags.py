@@ -52,7 +52,8 @@ def test_names_unique_ignoring_case(admin: Principal) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "color"), [("", "gray"), ("x" * 65, "gray"), ("ok", "#ff0000")]
+    ("name", "color"),
+    [("", "gray"), ("x" * 65, "gray"), ("a,b", "gray"), ("ok", "#ff0000")],
 )
 def test_invalid_tag_rejected(admin: Principal, name: str, color: str) -> None:
     with pytest.raises(tags.TagError):
