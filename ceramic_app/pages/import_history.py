@@ -6,6 +6,7 @@ import reflex as rx
 
 from ceramic_app.components.imports import status_badge
 from ceramic_app.components.layout import app_shell, page_header
+from ceramic_app.components.local_time import local_time
 from ceramic_app.state.import_history import ImportHistoryState as H
 
 _COUNT_COLUMNS = [
@@ -37,7 +38,7 @@ def _row(job: rx.Var) -> rx.Component:
         rx.table.cell(status_badge(job["status"])),
         rx.table.cell(job["who"]),
         rx.table.cell(
-            rx.moment(job["created_at"], format="MMM D, YYYY, HH:mm", local=True),
+            local_time(value=job["created_at"].to(str), mode="datetime"),
             white_space="nowrap",
         ),
         *[

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ceramic_app.fields.typed import format_number
 from ceramic_app.profiles.columns import Column
 from ceramic_app.profiles.queries import ProfileRow
 
@@ -52,6 +53,8 @@ def _scalar_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, int | float):
+        return format_number(value)
     return str(value)
 
 

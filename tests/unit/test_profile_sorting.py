@@ -127,6 +127,8 @@ def test_clean_column_ids_drops_unknown_and_repeats() -> None:
         (True, "boolean", "true"),
         (False, "boolean", "false"),
         (12.5, "number", "12.5"),
+        (4095.0, "number", "4095"),
+        (7, "number", "7"),
         ("2024-02-29", "date", "2024-02-29"),
         (["a", 1, True], "array", ["a", "1", "true"]),
         ("solo", "array", ["solo"]),
