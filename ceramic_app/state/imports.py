@@ -24,6 +24,7 @@ from ceramic_app.settings import get_settings
 from ceramic_app.state.base import AppState
 from ceramic_app.state.import_view import (
     FIELD_TYPES,
+    bar_counts,
     column_view,
     error_rows,
     format_bytes,
@@ -211,9 +212,9 @@ class ImportWizardState(AppState):
         self.sample_warnings = error_rows(report.get("warnings") or [])
         self.warning_count = int(report.get("warning_count") or 0)
         self.has_error_file = bool(report.get("error_file"))
-        if report.get("records") and self.status not in _ACTIVE:
-            self.total_records = int(report["records"])
-            self.records_done = int(report["records"])
+        self.records_done, self.total_records = bar_counts(
+            self.status, report, self.records_done, self.total_records
+        )
 
     def _apply_inspection(self, inspection: dict[str, Any]) -> None:
         self.error = inspection.get("error") or ""
