@@ -140,7 +140,7 @@ class Progress:
 
 @dataclass
 class JobActor:
-    """The acting import job as audit.record expects an actor."""
+    """The actor of an audit entry that an import writes (the job or its user)."""
 
     workspace_id: int
     actor_id: int
@@ -438,15 +438,22 @@ class ImportRun:
         return plan
 
     def _create_fields(self, plan: Plan) -> None:
-        """Create the mapping's new custom fields (idempotent across attempts)."""
+        """Create the mapping's new custom fields (idempotent across attempts).
+
+        Each field created gets a field.create audit entry in the same
+        transaction, with the user who started the import as the actor.
+        """
         position = self.conn.execute(
             "SELECT coalesce(max(position), 0) AS p FROM custom_fields"
         ).fetchone()["p"]
+        actor = None
         for offset, plan_field in enumerate(f for f in plan.fields if f.is_new):
-            self.conn.execute(
+            created = self.conn.execute(
                 "INSERT INTO custom_fields (workspace_id, key, label, type, position,"
                 " created_by) VALUES (%s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (workspace_id, key) DO NOTHING",
+                " ON CONFLICT (workspace_id, key) DO NOTHING"
+                " RETURNING id, key, label, description, type, rules, expression,"
+                " status, position",
                 (
                     self.workspace_id,
                     plan_field.key,
@@ -455,8 +462,38 @@ class ImportRun:
                     position + offset + 1,
                     self.job["created_by"],
                 ),
+            ).fetchone()
+            if created is None:
+                # Created by an earlier attempt, which also audited it.
+                continue
+            actor = actor or self._field_actor()
+            audit.record_raw(
+                self.conn,
+                actor,  # type: ignore[arg-type]
+                "field.create",
+                "field",
+                created["id"],
+                after=dict(created),
+                meta={"import_job": self.job_id, "file": self.job["file_name"]},
             )
         self.conn.commit()
+
+    def _field_actor(self) -> JobActor:
+        """Return the user who started the import, or the job if that user is gone."""
+        user = None
+        if self.job["created_by"] is not None:
+            user = self.conn.execute(
+                "SELECT id, name, email FROM users WHERE id = %s",
+                (self.job["created_by"],),
+            ).fetchone()
+        if user is None:
+            return JobActor(self.workspace_id, self.job_id, self._actor_label())
+        return JobActor(
+            self.workspace_id,
+            int(user["id"]),
+            f"{user['name']} <{user['email']}>",
+            actor_type="user",
+        )
 
     def _run_batches(self) -> str:
         spec = SourceSpec.from_json(self.job["source"])
