@@ -447,6 +447,64 @@ def _infer_date(values: list[str]) -> Inference | None:
     return Inference("date", needs_choice=choices, notes=[note + " Choose the format."])
 
 
+def open_date_columns(
+    mapping: dict[str, Any], fields: list[FieldInfo], options: ImportOptions
+) -> list[dict[str, Any]]:
+    """Return the date columns whose format is neither named nor asked for yet.
+
+    A date column maps to a new date field or an existing one. Its format is
+    named by the entry's date_format or by options.date_formats, and asked
+    for by the entry's needs_choice.
+    """
+    types = {f.key: f.type.value for f in fields}
+    found = []
+    for entry in mapping.get("columns") or []:
+        if not isinstance(entry, dict):
+            continue
+        key = entry.get("key")
+        if entry.get("target") == "new_field":
+            kind = entry.get("type")
+        elif entry.get("target") == "field" and isinstance(key, str):
+            kind = types.get(key)
+        else:
+            continue
+        named = entry.get("date_format") or options.date_formats.get(key)
+        if kind == "date" and not named and not entry.get("needs_choice"):
+            found.append(entry)
+    return found
+
+
+def add_date_choices(
+    mapping: dict[str, Any],
+    fields: list[FieldInfo],
+    options: ImportOptions,
+    samples: list[list[str | None]],
+) -> dict[str, Any]:
+    """Return the mapping with needs_choice set where the date format is ambiguous.
+
+    An open date column (see open_date_columns) whose sampled values read
+    both as DD/MM and as MM/DD gets the needs_choice that a proposal gives
+    it, so check_mapping blocks it in a hand-written mapping too.
+    """
+    open_columns = {id(entry) for entry in open_date_columns(mapping, fields, options)}
+    columns = []
+    for entry in mapping.get("columns") or []:
+        index = entry.get("index") if id(entry) in open_columns else None
+        if isinstance(index, int):
+            values = [
+                value.strip()
+                for row in samples
+                if index < len(row)
+                for value in [row[index]]
+                if value is not None and value.strip()
+            ]
+            inferred = _infer_date(values) if values else None
+            if inferred is not None and inferred.needs_choice:
+                entry = {**entry, "needs_choice": inferred.needs_choice}
+        columns.append(entry)
+    return {**mapping, "columns": columns}
+
+
 def check_mapping(
     mapping: dict[str, Any],
     headers: list[str],

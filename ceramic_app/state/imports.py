@@ -146,14 +146,18 @@ class ImportWizardState(AppState):
 
     @rx.var
     def field_choices(self) -> list[str]:
-        """Targets offered in the mapping select, as "value|label" pairs."""
+        """Targets offered in the mapping select, as "value|label" pairs.
+
+        Only admins may create fields, so members are not offered a new one.
+        """
         fixed = [
             "email|E-mail",
             "custom_id|Custom ID",
             "tags|Tags (comma-separated)",
-            "new_field|New custom field",
-            "skip|Skip this column",
         ]
+        if self.role == Role.ADMIN.value:
+            fixed.append("new_field|New custom field")
+        fixed.append("skip|Skip this column")
         existing = [
             f"field:{f['key']}|Field: {f['label']}" for f in self.existing_fields
         ]
@@ -482,6 +486,12 @@ class ImportWizardState(AppState):
             column.update(
                 target="field", key=key, type=known[key]["type"], choice=choice
             )
+        elif choice == "new_field" and self.role != Role.ADMIN.value:
+            self.problems = [
+                "Only admins can create fields: map the column to an existing"
+                " field or skip it."
+            ]
+            return
         elif choice in ("email", "custom_id", "tags", "new_field", "skip"):
             column.update(target=choice, choice=choice)
             if choice == "new_field" and not column.get("key"):
