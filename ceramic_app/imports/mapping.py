@@ -403,7 +403,41 @@ def infer_type(header: str, raw_values: list[str | None]) -> Inference:
         return Inference("array")
     if all(v[0] in "{[" for v in values) and all(_is_json(v) for v in values):
         return Inference("json")
-    return Inference("text")
+    hint = _near_miss_hint(header, values)
+    return Inference("text", notes=[hint] if hint else None)
+
+
+def _near_miss_hint(header: str, values: list[str]) -> str | None:
+    """Return a hint naming the type most sampled values have, if some break it.
+
+    Such a column stays text, because a typed field would reject the other
+    rows. The hint lets the user choose the type anyway. A type counts only
+    when at least half of the values have it, and number is never hinted
+    for identifier-like columns.
+    """
+    booleans = set(BOOLEAN_TRUE + BOOLEAN_FALSE)
+    checks = [
+        ("boolean", lambda v: v.lower() in booleans and v not in ("0", "1")),
+        ("date", lambda v: bool(_ISO_DATE_RE.match(v) or _DAY_MONTH_RE.match(v))),
+        ("number", lambda v: bool(_NUMBER_POINT.match(v))),
+        ("json", lambda v: v[0] in "{[" and _is_json(v)),
+    ]
+    best: tuple[str, int, list[str]] | None = None
+    for kind, matches in checks:
+        if kind == "number" and _looks_like_identifier(header, values):
+            continue
+        misses = [v for v in values if not matches(v)]
+        hits = len(values) - len(misses)
+        if misses and hits * 2 >= len(values) and (best is None or hits > best[1]):
+            best = (kind, hits, misses)
+    if best is None:
+        return None
+    kind, hits, misses = best
+    return (
+        f"{hits} of {len(values)} sampled values look like {kind}; kept as text"
+        f" because {len(misses)} do not (e.g. {misses[0][:40]!r})."
+        f" Choose {kind} to import them typed and reject the others."
+    )
 
 
 def _is_json(value: str) -> bool:
