@@ -681,7 +681,7 @@ class ImportRun:
         cast_rejects = cast.frame.filter(pl.col("__status") == "rejected")["__record"]
         later_rejects = records.filter(
             (pl.col("__outcome") == "rejected")
-            & ~pl.col("__record").is_in(cast_rejects)
+            & ~pl.col("__record").is_in(cast_rejects.implode())
         )
         samples = list(cast.errors)
         for line, record, reason in later_rejects.select(
