@@ -54,7 +54,8 @@ _DAY_MONTH_VEC = r"^(\d{1,2})([./-])(\d{1,2})([./-])(\d{4})$"
 _EXCEL_1900 = dt.date(1899, 12, 30)
 _EXCEL_1904 = dt.date(1904, 1, 1)
 _FORMULA_APOSTROPHE = r"^'([=+\-@\t\r])"
-SAMPLES_PER_COLUMN = 5
+# Rejected-row examples that a job report keeps (the error file has every row).
+MAX_SAMPLES = 100
 MAX_TAG_CHARS = 64
 
 
@@ -74,7 +75,8 @@ class CastResult:
     seconds: float = 0.0
 
 
-def _label(header: str, index: int) -> str:
+def column_label(header: str, index: int) -> str:
+    """Return a column's name as reports show it (the header, else its number)."""
     text = header.strip()
     return text if text else f"column {index + 1}"
 
@@ -308,7 +310,7 @@ def cast_batch(
     # Structure checks on every mapped cell: NUL bytes and the length limit.
     for index in mapped:
         col = pl.col(f"c{index}")
-        label = _label(plan.headers[index], index)
+        label = column_label(plan.headers[index], index)
         check = frame.select(
             pl.when(col.str.contains("\x00", literal=True))
             .then(pl.lit(f"{label} contains a NUL (0x00) character"))
@@ -325,7 +327,7 @@ def cast_batch(
 
     email_raw = frame[f"c{plan.email_index}"]
     email, key, email_reason = cast_emails(email_raw)
-    email_label = _label(plan.headers[plan.email_index], plan.email_index)
+    email_label = column_label(plan.headers[plan.email_index], plan.email_index)
     email_errors = [
         None if r is None or "NUL" in r else f"{email_label}: {_email_message(v, r)}"
         for v, r in zip(email_raw, email_reason, strict=True)
@@ -369,7 +371,7 @@ def cast_batch(
             .list.any()
             .fill_null(False)
         ).to_series()
-        tag_label = _label(plan.headers[plan.tags_index], plan.tags_index)
+        tag_label = column_label(plan.headers[plan.tags_index], plan.tags_index)
         errors["__tagsv"] = pl.Series(
             [
                 e
@@ -444,7 +446,7 @@ def _cast_field(
         & ~raw.str.contains("\x00", literal=True)
         & (raw.str.len_chars() <= get_settings().max_value_chars),
     )
-    label = _label(plan_field.source, plan_field.index)
+    label = column_label(plan_field.source, plan_field.index)
     reasons: list[str | None] = [None] * frame.height
     if frame["__needs"].any():
         fixed, scalar_reasons = _scalar_fill(frame, raw_name, kind, scalar_options)
@@ -489,7 +491,7 @@ def _cast_field(
 def _summarize_errors(
     frame: pl.DataFrame, error_frame: pl.DataFrame, plan: Plan
 ) -> tuple[dict[str, int], list[dict[str, Any]]]:
-    """Count errors per column and keep a few sample cells of each."""
+    """Count errors per column and keep the first MAX_SAMPLES errors in line order."""
     counts: dict[str, int] = {}
     samples: list[dict[str, Any]] = []
     not_blank = ~frame["__blank"]
@@ -507,10 +509,12 @@ def _summarize_errors(
         if not count:
             continue
         index = sources.get(name)
-        label = "record" if index is None else _label(plan.headers[index], index)
+        label = "record" if index is None else column_label(plan.headers[index], index)
         counts[label] = counts.get(label, 0) + count
-        picked = frame.filter(mask).head(SAMPLES_PER_COLUMN)
-        reasons = column.filter(mask).head(SAMPLES_PER_COLUMN)
+        # The first MAX_SAMPLES errors of the batch are among the first
+        # MAX_SAMPLES of their own column, so the cut below keeps exactly them.
+        picked = frame.filter(mask).head(MAX_SAMPLES)
+        reasons = column.filter(mask).head(MAX_SAMPLES)
         for row, reason in zip(picked.iter_rows(named=True), reasons, strict=True):
             value = None if index is None else row[f"c{index}"]
             samples.append(
@@ -522,7 +526,8 @@ def _summarize_errors(
                     "reason": reason,
                 }
             )
-    return counts, samples
+    samples.sort(key=lambda sample: sample["record"])
+    return counts, samples[:MAX_SAMPLES]
 
 
 def truncate(value: str, limit: int = 80) -> str:

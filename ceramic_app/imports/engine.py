@@ -33,7 +33,13 @@ from psycopg.types.json import Jsonb
 
 from ceramic_app import audit, live
 from ceramic_app.db import connect_raw
-from ceramic_app.imports.casting import CastResult, cast_batch, truncate
+from ceramic_app.imports.casting import (
+    MAX_SAMPLES,
+    CastResult,
+    cast_batch,
+    column_label,
+    truncate,
+)
 from ceramic_app.imports.classify import ImportMemory, group_batch, remember
 from ceramic_app.imports.mapping import (
     FieldInfo,
@@ -59,7 +65,6 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 HEARTBEAT_SECONDS = 10.0
 PROGRESS_SECONDS = 0.5
-MAX_SAMPLES = 100
 ERROR_COLUMNS = ("line", "reason")
 # Marks a job column to be set to the database's now().
 NOW = object()
@@ -135,7 +140,7 @@ class Progress:
 
 @dataclass
 class JobActor:
-    """The acting import job as audit.record expects an actor."""
+    """The actor of an audit entry that an import writes (the job or its user)."""
 
     workspace_id: int
     actor_id: int
@@ -433,15 +438,22 @@ class ImportRun:
         return plan
 
     def _create_fields(self, plan: Plan) -> None:
-        """Create the mapping's new custom fields (idempotent across attempts)."""
+        """Create the mapping's new custom fields (idempotent across attempts).
+
+        Each field created gets a field.create audit entry in the same
+        transaction, with the user who started the import as the actor.
+        """
         position = self.conn.execute(
             "SELECT coalesce(max(position), 0) AS p FROM custom_fields"
         ).fetchone()["p"]
+        actor = None
         for offset, plan_field in enumerate(f for f in plan.fields if f.is_new):
-            self.conn.execute(
+            created = self.conn.execute(
                 "INSERT INTO custom_fields (workspace_id, key, label, type, position,"
                 " created_by) VALUES (%s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (workspace_id, key) DO NOTHING",
+                " ON CONFLICT (workspace_id, key) DO NOTHING"
+                " RETURNING id, key, label, description, type, rules, expression,"
+                " status, position",
                 (
                     self.workspace_id,
                     plan_field.key,
@@ -450,8 +462,38 @@ class ImportRun:
                     position + offset + 1,
                     self.job["created_by"],
                 ),
+            ).fetchone()
+            if created is None:
+                # Created by an earlier attempt, which also audited it.
+                continue
+            actor = actor or self._field_actor()
+            audit.record_raw(
+                self.conn,
+                actor,  # type: ignore[arg-type]
+                "field.create",
+                "field",
+                created["id"],
+                after=dict(created),
+                meta={"import_job": self.job_id, "file": self.job["file_name"]},
             )
         self.conn.commit()
+
+    def _field_actor(self) -> JobActor:
+        """Return the user who started the import, or the job if that user is gone."""
+        user = None
+        if self.job["created_by"] is not None:
+            user = self.conn.execute(
+                "SELECT id, name, email FROM users WHERE id = %s",
+                (self.job["created_by"],),
+            ).fetchone()
+        if user is None:
+            return JobActor(self.workspace_id, self.job_id, self._actor_label())
+        return JobActor(
+            self.workspace_id,
+            int(user["id"]),
+            f"{user['name']} <{user['email']}>",
+            actor_type="user",
+        )
 
     def _run_batches(self) -> str:
         spec = SourceSpec.from_json(self.job["source"])
@@ -584,7 +626,7 @@ class ImportRun:
             outcomes = writer.apply(grouped.groups, recheck=True)
         with timed(timings, "tally"):
             records = self._record_outcomes(grouped, outcomes)
-            self._tally(records, cast, batch)
+            self._tally(records, cast, batch, plan)
         with timed(timings, "commit"):
             if not self.dry_run:
                 self._write_errors(records, plan, error_file)
@@ -624,7 +666,9 @@ class ImportRun:
             __reason=pl.coalesce(pl.col("__reason"), pl.col("reason")),
         )
 
-    def _tally(self, records: pl.DataFrame, cast: Any, batch: RecordBatch) -> None:
+    def _tally(
+        self, records: pl.DataFrame, cast: Any, batch: RecordBatch, plan: Plan
+    ) -> None:
         progress = self.progress
         for outcome, count in records.group_by("__outcome").len().iter_rows():
             progress.counts[outcome] = progress.counts.get(outcome, 0) + int(count)
@@ -632,37 +676,46 @@ class ImportRun:
             progress.column_errors[column] = (
                 progress.column_errors.get(column, 0) + count
             )
-        db_rejects = records.filter(
-            (pl.col("__outcome") == "rejected") & (pl.col("__status") != "rejected")
+        # cast.errors covers the records that casting rejected. Conflicts found
+        # while grouping and rows the database rejected are added here.
+        cast_rejects = cast.frame.filter(pl.col("__status") == "rejected")["__record"]
+        later_rejects = records.filter(
+            (pl.col("__outcome") == "rejected")
+            & ~pl.col("__record").is_in(cast_rejects.implode())
         )
-        for line, record, reason in db_rejects.select(
+        samples = list(cast.errors)
+        for line, record, reason in later_rejects.select(
             "__line", "__record", "__reason"
         ).iter_rows():
             column = reason.split(":", 1)[0] if reason else "record"
             progress.column_errors[column] = progress.column_errors.get(column, 0) + 1
-            if len(progress.errors) < MAX_SAMPLES:
-                progress.errors.append(
-                    {
-                        "line": line,
-                        "record": record,
-                        "column": column,
-                        "value": None,
-                        "reason": reason,
-                    }
-                )
-        for sample in cast.errors:
-            if len(progress.errors) < MAX_SAMPLES:
-                progress.errors.append(sample)
+            samples.append(
+                {
+                    "line": line,
+                    "record": record,
+                    "column": column,
+                    "value": None,
+                    "reason": reason,
+                }
+            )
+        # Batches arrive in line order, so sorting each batch keeps the whole
+        # list in line order.
+        samples.sort(key=lambda sample: sample["record"])
+        room = MAX_SAMPLES - len(progress.errors)
+        if room > 0:
+            progress.errors.extend(samples[:room])
         warnings = list(batch.warnings)
         merged = records.filter(pl.col("__outcome") == "merged")
-        for line, first_line, continuing in merged.select(
-            "__line", "first_line", "continuing"
+        email_column = column_label(plan.headers[plan.email_index], plan.email_index)
+        for line, first_line, continuing, email in merged.select(
+            "__line", "first_line", "continuing", f"c{plan.email_index}"
         ).iter_rows():
             where = "an earlier line" if continuing else f"line {first_line}"
             warnings.append(
                 {
                     "line": line,
-                    "column": None,
+                    "column": email_column,
+                    "value": None if email is None else truncate(email),
                     "message": f"line {line} has the same e-mail as {where}; merged",
                 }
             )
@@ -671,6 +724,7 @@ class ImportRun:
         )
         for line, message in flagged.select("__line", "__warning").iter_rows():
             warnings.append({"line": line, "column": None, "message": message})
+        warnings.sort(key=lambda warning: warning["line"])
         progress.warning_count += len(warnings)
         room = MAX_SAMPLES - len(progress.warnings)
         if room > 0:

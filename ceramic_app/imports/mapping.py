@@ -403,7 +403,41 @@ def infer_type(header: str, raw_values: list[str | None]) -> Inference:
         return Inference("array")
     if all(v[0] in "{[" for v in values) and all(_is_json(v) for v in values):
         return Inference("json")
-    return Inference("text")
+    hint = _near_miss_hint(header, values)
+    return Inference("text", notes=[hint] if hint else None)
+
+
+def _near_miss_hint(header: str, values: list[str]) -> str | None:
+    """Return a hint naming the type most sampled values have, if some break it.
+
+    Such a column stays text, because a typed field would reject the other
+    rows. The hint lets the user choose the type anyway. A type counts only
+    when at least half of the values have it, and number is never hinted
+    for identifier-like columns.
+    """
+    booleans = set(BOOLEAN_TRUE + BOOLEAN_FALSE)
+    checks = [
+        ("boolean", lambda v: v.lower() in booleans and v not in ("0", "1")),
+        ("date", lambda v: bool(_ISO_DATE_RE.match(v) or _DAY_MONTH_RE.match(v))),
+        ("number", lambda v: bool(_NUMBER_POINT.match(v))),
+        ("json", lambda v: v[0] in "{[" and _is_json(v)),
+    ]
+    best: tuple[str, int, list[str]] | None = None
+    for kind, matches in checks:
+        if kind == "number" and _looks_like_identifier(header, values):
+            continue
+        misses = [v for v in values if not matches(v)]
+        hits = len(values) - len(misses)
+        if misses and hits * 2 >= len(values) and (best is None or hits > best[1]):
+            best = (kind, hits, misses)
+    if best is None:
+        return None
+    kind, hits, misses = best
+    return (
+        f"{hits} of {len(values)} sampled values look like {kind}; kept as text"
+        f" because {len(misses)} do not (e.g. {misses[0][:40]!r})."
+        f" Choose {kind} to import them typed and reject the others."
+    )
 
 
 def _is_json(value: str) -> bool:
@@ -445,6 +479,64 @@ def _infer_date(values: list[str]) -> Inference | None:
     else:
         note = "Every value reads both as DD/MM and as MM/DD."
     return Inference("date", needs_choice=choices, notes=[note + " Choose the format."])
+
+
+def open_date_columns(
+    mapping: dict[str, Any], fields: list[FieldInfo], options: ImportOptions
+) -> list[dict[str, Any]]:
+    """Return the date columns whose format is neither named nor asked for yet.
+
+    A date column maps to a new date field or an existing one. Its format is
+    named by the entry's date_format or by options.date_formats, and asked
+    for by the entry's needs_choice.
+    """
+    types = {f.key: f.type.value for f in fields}
+    found = []
+    for entry in mapping.get("columns") or []:
+        if not isinstance(entry, dict):
+            continue
+        key = entry.get("key")
+        if entry.get("target") == "new_field":
+            kind = entry.get("type")
+        elif entry.get("target") == "field" and isinstance(key, str):
+            kind = types.get(key)
+        else:
+            continue
+        named = entry.get("date_format") or options.date_formats.get(key)
+        if kind == "date" and not named and not entry.get("needs_choice"):
+            found.append(entry)
+    return found
+
+
+def add_date_choices(
+    mapping: dict[str, Any],
+    fields: list[FieldInfo],
+    options: ImportOptions,
+    samples: list[list[str | None]],
+) -> dict[str, Any]:
+    """Return the mapping with needs_choice set where the date format is ambiguous.
+
+    An open date column (see open_date_columns) whose sampled values read
+    both as DD/MM and as MM/DD gets the needs_choice that a proposal gives
+    it, so check_mapping blocks it in a hand-written mapping too.
+    """
+    open_columns = {id(entry) for entry in open_date_columns(mapping, fields, options)}
+    columns = []
+    for entry in mapping.get("columns") or []:
+        index = entry.get("index") if id(entry) in open_columns else None
+        if isinstance(index, int):
+            values = [
+                value.strip()
+                for row in samples
+                if index < len(row)
+                for value in [row[index]]
+                if value is not None and value.strip()
+            ]
+            inferred = _infer_date(values) if values else None
+            if inferred is not None and inferred.needs_choice:
+                entry = {**entry, "needs_choice": inferred.needs_choice}
+        columns.append(entry)
+    return {**mapping, "columns": columns}
 
 
 def check_mapping(

@@ -36,7 +36,9 @@ from ceramic_app.imports.engine import load_fields
 from ceramic_app.imports.mapping import (
     ImportOptions,
     MappingError,
+    add_date_choices,
     check_mapping,
+    open_date_columns,
     propose_mapping,
 )
 from ceramic_app.imports.source import (
@@ -257,12 +259,9 @@ def propose_mapping_for(principal: Principal, job_id: int) -> dict[str, Any]:
     spec = _spec(job)
     with connect_raw(principal.workspace_id) as raw:
         fields = load_fields(raw)
-    samples: list[list[str | None]] = []
-    for batch in read_batches(spec, batch_rows=INFERENCE_RECORDS):
-        columns = [f"c{i}" for i in range(len(spec.headers))]
-        samples = [list(r) for r in batch.frame.select(columns).rows()]
-        break
-    mapping = propose_mapping(spec.headers, fields, samples)
+    mapping = propose_mapping(spec.headers, fields, _samples(spec))
+    if not principal.can(Role.ADMIN):
+        mapping = _skip_new_fields(mapping)
     options = ImportOptions()
     for column in mapping["columns"]:
         if column.get("date_format"):
@@ -273,6 +272,32 @@ def propose_mapping_for(principal: Principal, job_id: int) -> dict[str, Any]:
         mapping, spec.headers, fields, options, delimiter_hint(spec)
     )
     return {"mapping": mapping, "options": options.to_json(), "problems": problems}
+
+
+def _samples(spec: SourceSpec) -> list[list[str | None]]:
+    """Return the first INFERENCE_RECORDS records of the file, row-wise."""
+    columns = [f"c{i}" for i in range(len(spec.headers))]
+    for batch in read_batches(spec, batch_rows=INFERENCE_RECORDS):
+        return [list(r) for r in batch.frame.select(columns).rows()]
+    return []
+
+
+def _skip_new_fields(mapping: dict[str, Any]) -> dict[str, Any]:
+    """Map proposed new fields to skip, for a principal who may not create fields."""
+    columns = []
+    for entry in mapping["columns"]:
+        if entry.get("target") == "new_field":
+            entry = {
+                "index": entry["index"],
+                "source": entry["source"],
+                "target": "skip",
+                "notes": [
+                    "Only admins can create fields, so this column is skipped. Map"
+                    " it to an existing field or ask an admin to create one."
+                ],
+            }
+        columns.append(entry)
+    return {**mapping, "columns": columns}
 
 
 def _spec(job: Any) -> SourceSpec:
@@ -321,9 +346,34 @@ def _check(
     spec = _spec(job)
     with connect_raw(principal.workspace_id) as raw:
         fields = load_fields(raw)
+    if open_date_columns(mapping, fields, options):
+        mapping = add_date_choices(mapping, fields, options, _samples(spec))
     _, problems = check_mapping(
         mapping, spec.headers, fields, options, delimiter_hint(spec)
     )
+    return _field_creation_problems(principal, mapping, spec.headers) + problems
+
+
+def _field_creation_problems(
+    principal: Principal, mapping: dict[str, Any], headers: list[str]
+) -> list[str]:
+    """Return a problem per new field in the mapping unless the principal is an admin."""
+    if principal.can(Role.ADMIN):
+        return []
+    problems = []
+    for entry in mapping.get("columns") or []:
+        if not isinstance(entry, dict) or entry.get("target") != "new_field":
+            continue
+        index = entry.get("index")
+        name = (
+            headers[index]
+            if isinstance(index, int) and 0 <= index < len(headers)
+            else entry.get("source", "")
+        )
+        problems.append(
+            f"Only admins can create fields: map column {str(name).strip()!r} to an"
+            " existing field or skip it."
+        )
     return problems
 
 

@@ -552,8 +552,13 @@ def _read_csv_polars(
             continue
         pending.append(chunk.filter(pl.col("__record") > skip_records))
         if sum(frame.height for frame in pending) >= batch_rows:
-            yield _polars_batch(pl.concat(pending), blank_header)
-            pending = []
+            # Polars chunks do not line up with batches (the first one also
+            # contained the header), so cut exact batches and carry the rest.
+            frame = pl.concat(pending)
+            while frame.height >= batch_rows:
+                yield _polars_batch(frame.slice(0, batch_rows), blank_header)
+                frame = frame.slice(batch_rows)
+            pending = [frame] if frame.height else []
     if pending:
         yield _polars_batch(pl.concat(pending), blank_header)
 

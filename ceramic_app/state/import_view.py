@@ -40,6 +40,25 @@ def summary_cards(counts: dict[str, int]) -> list[dict[str, str]]:
     ]
 
 
+def bar_counts(
+    status: str, report: dict[str, Any], records_done: int, total_records: int
+) -> tuple[int, int]:
+    """Return (records done, total) for the progress bar of a job in status.
+
+    A completed import or validation pass has counted every record, so its
+    report's record count is both numbers. A cancelled or failed job keeps
+    the file's total, so the bar shows how far it got.
+    """
+    records = int(report.get("records") or 0)
+    if not records:
+        return records_done, total_records
+    if status in ("completed", "validated"):
+        return records, records
+    if status in ("cancelled", "failed"):
+        return records, max(total_records, records)
+    return records_done, total_records
+
+
 def error_rows(entries: list[dict[str, Any]], limit: int = 100) -> list[dict[str, str]]:
     """Return report errors or warnings as table rows of strings."""
     rows = []

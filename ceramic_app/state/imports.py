@@ -24,6 +24,7 @@ from ceramic_app.settings import get_settings
 from ceramic_app.state.base import AppState
 from ceramic_app.state.import_view import (
     FIELD_TYPES,
+    bar_counts,
     column_view,
     error_rows,
     format_bytes,
@@ -145,14 +146,18 @@ class ImportWizardState(AppState):
 
     @rx.var
     def field_choices(self) -> list[str]:
-        """Targets offered in the mapping select, as "value|label" pairs."""
+        """Targets offered in the mapping select, as "value|label" pairs.
+
+        Only admins may create fields, so members are not offered a new one.
+        """
         fixed = [
             "email|E-mail",
             "custom_id|Custom ID",
             "tags|Tags (comma-separated)",
-            "new_field|New custom field",
-            "skip|Skip this column",
         ]
+        if self.role == Role.ADMIN.value:
+            fixed.append("new_field|New custom field")
+        fixed.append("skip|Skip this column")
         existing = [
             f"field:{f['key']}|Field: {f['label']}" for f in self.existing_fields
         ]
@@ -211,9 +216,9 @@ class ImportWizardState(AppState):
         self.sample_warnings = error_rows(report.get("warnings") or [])
         self.warning_count = int(report.get("warning_count") or 0)
         self.has_error_file = bool(report.get("error_file"))
-        if report.get("records") and self.status not in _ACTIVE:
-            self.total_records = int(report["records"])
-            self.records_done = int(report["records"])
+        self.records_done, self.total_records = bar_counts(
+            self.status, report, self.records_done, self.total_records
+        )
 
     def _apply_inspection(self, inspection: dict[str, Any]) -> None:
         self.error = inspection.get("error") or ""
@@ -481,6 +486,12 @@ class ImportWizardState(AppState):
             column.update(
                 target="field", key=key, type=known[key]["type"], choice=choice
             )
+        elif choice == "new_field" and self.role != Role.ADMIN.value:
+            self.problems = [
+                "Only admins can create fields: map the column to an existing"
+                " field or skip it."
+            ]
+            return
         elif choice in ("email", "custom_id", "tags", "new_field", "skip"):
             column.update(target=choice, choice=choice)
             if choice == "new_field" and not column.get("key"):

@@ -196,3 +196,39 @@ def test_options_validated() -> None:
     with pytest.raises(MappingError, match="date format"):
         ImportOptions.from_json({"date_formats": {"d": "YY/MM/DD"}})
     assert ImportOptions.from_json({"excel_dates": "1904"}).excel_dates == "1904"
+
+
+def test_infer_near_miss_boolean_hint() -> None:
+    values = ["yes", "no"] * 9 + ["maybe", "ja"]
+    inferred = infer_type("vip", values)
+    assert inferred.type == "text"
+    assert inferred.notes == [
+        "18 of 20 sampled values look like boolean; kept as text because 2 do"
+        " not (e.g. 'maybe'). Choose boolean to import them typed and reject"
+        " the others."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "values", "kind"),
+    [
+        ("signup", ["2024-01-01", "2023-12-31", "45292"], "date"),
+        ("prefs", ['{"a": 1}', "[1]", '{"broken": no}'], "json"),
+        ("score", ["5", "7", "n/a"], "number"),
+    ],
+)
+def test_infer_near_miss_hints(header, values, kind) -> None:
+    inferred = infer_type(header, values)
+    assert inferred.type == "text"
+    assert inferred.notes is not None
+    assert inferred.notes[0].startswith(f"2 of 3 sampled values look like {kind};")
+
+
+def test_infer_no_hint_for_identifiers() -> None:
+    inferred = infer_type("member_no", ["7", "12", "A-3"])
+    assert inferred.type == "text"
+    assert inferred.notes is None
+
+
+def test_infer_no_hint_for_plain_text() -> None:
+    assert infer_type("city", ["Lisbon", "Lagos", "1"]).notes is None

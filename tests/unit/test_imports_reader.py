@@ -119,3 +119,14 @@ def test_bare_carriage_return_across_chunks(tmp_path, monkeypatch) -> None:
     assert source._has_bare_cr(path) is False
     path.write_bytes(b"abc\rXdef\r\n")
     assert source._has_bare_cr(path) is True
+
+
+def test_batches_hold_batch_rows_records(tmp_path: Path) -> None:
+    path = tmp_path / "many.csv"
+    lines = ["email,n"] + [f"user{n}@example.com,{n}" for n in range(1, 26)]
+    path.write_text("\r\n".join(lines), encoding="utf-8")
+    spec = inspect_source(path, None, path.parent).spec
+    fast = [b.frame.height for b in source._read_csv(spec, 10, 0)]
+    slow = [b.frame.height for b in source._read_csv_module(spec, 10, 0)]
+    assert fast == [10, 10, 5]
+    assert slow == [10, 10, 5]

@@ -278,6 +278,9 @@ def test_case13_duplicates_merge(principal, worker):
     messages = [w["message"] for w in job["report"]["warnings"]]
     assert "line 4 has the same e-mail as line 3; merged" in messages
     assert "line 5 has the same e-mail as line 3; merged" in messages
+    merge = next(w for w in job["report"]["warnings"] if w["line"] == 4)
+    assert merge["column"] == "email"
+    assert merge["value"] == "Ben.Okafor@Example.org"
     with tenant_connection(principal.workspace_id) as conn:
         changes = conn.execute(
             text("SELECT actor_type, changes FROM profile_changes")
@@ -641,6 +644,8 @@ def test_case32_huge_file(principal, worker, tmp_path):
         str(n + 1 if n < 200_001 else n + 2) for n in range(10_000, 250_000, 10_000)
     ]
     assert [r["line"] for r in rows] == expected_lines
+    examples = [str(e["line"]) for e in job["report"]["errors"]]
+    assert examples == expected_lines
     stored = profiles(principal)
     assert (
         stored["user200001@example.com"]["attributes"]["notes"]

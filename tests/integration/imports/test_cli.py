@@ -105,3 +105,67 @@ def test_cli_db_upgrade(database):
     result = ceramic("db", "upgrade")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "newest schema" in result.stdout
+
+
+def _ambiguous_date_mapping(tmp_path):
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(
+        json.dumps(
+            {
+                "mapping": {
+                    "columns": [
+                        {"index": 0, "source": "email", "target": "email"},
+                        {
+                            "index": 1,
+                            "source": "birthday",
+                            "target": "new_field",
+                            "key": "birthday",
+                            "type": "date",
+                        },
+                    ]
+                }
+            }
+        )
+    )
+    return mapping
+
+
+def _field_keys(principal) -> set[str]:
+    with tenant_connection(principal.workspace_id) as conn:
+        return set(conn.execute(text("SELECT key FROM custom_fields")).scalars())
+
+
+def test_cli_ambiguous_date_blocks_import(principal, tmp_path):
+    for extra in ([], ["--dry-run"]):
+        result = ceramic(
+            "import",
+            str(IMPORT_CASES / "18_ambiguous_dates.csv"),
+            "--workspace",
+            principal.workspace_slug,
+            "--mapping",
+            str(_ambiguous_date_mapping(tmp_path)),
+            *extra,
+        )
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "choose the date format of field 'birthday'" in result.stdout
+        assert "DD/MM/YYYY or MM/DD/YYYY" in result.stdout
+        assert profiles(principal) == {}
+        assert "birthday" not in _field_keys(principal)
+
+
+def test_cli_chosen_date_format_imports(principal, tmp_path):
+    spec = json.loads(_ambiguous_date_mapping(tmp_path).read_text())
+    spec["options"] = {"date_formats": {"birthday": "DD/MM/YYYY"}}
+    mapping = tmp_path / "chosen.json"
+    mapping.write_text(json.dumps(spec))
+    result = ceramic(
+        "import",
+        str(IMPORT_CASES / "18_ambiguous_dates.csv"),
+        "--workspace",
+        principal.workspace_slug,
+        "--mapping",
+        str(mapping),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    stored = profiles(principal)
+    assert stored["ana.pereira@example.com"]["attributes"] == {"birthday": "1990-04-03"}

@@ -318,3 +318,26 @@ def test_import_history_lists_jobs(principal, start_worker, tmp_path):
     assert entry.error_file_path is not None
     assert Path(entry.error_file_path).exists()
     assert service.error_file(principal, job_id) == Path(entry.error_file_path)
+
+
+def test_report_examples_every_rejected_row(principal, start_worker, tmp_path):
+    add_profile(principal, "holder@example.com", {}, custom_id="TAKEN")
+    path = tmp_path / "rejects.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["email", "custom_id"])
+        for n in range(1, 1_201):
+            email = f"broken-{n}" if n % 50 == 0 or n == 3 else f"user{n}@example.com"
+            writer.writerow([email, "TAKEN" if n == 7 else f"ID{n}"])
+    worker = start_worker(SMALL_BATCHES)
+    job_id, _ = prepare(principal, path)
+    service.start_import(principal, job_id)
+    job = wait_for(principal, job_id, worker=worker)
+    assert job["status"] == "completed", job["error_message"]
+    assert job["rejected_count"] == 26
+    with open(job["error_file_path"], encoding="utf-8", newline="") as handle:
+        file_lines = [int(row["line"]) for row in csv.DictReader(handle)]
+    assert file_lines == sorted(file_lines)
+    examples = [error["line"] for error in job["report"]["errors"]]
+    assert examples == file_lines
+    assert examples[:2] == [4, 8]

@@ -1,0 +1,29 @@
+"""Progress bar numbers of the import wizard."""
+
+from __future__ import annotations
+
+from ceramic_app.state.import_view import bar_counts
+
+
+def test_cancelled_keeps_file_total() -> None:
+    done, total = bar_counts("cancelled", {"records": 99_999}, 99_999, 250_000)
+    assert done == 99_999
+    assert total == 250_000
+
+
+def test_failed_keeps_file_total() -> None:
+    done, total = bar_counts("failed", {"records": 50_000}, 50_000, 250_000)
+    assert done == 50_000
+    assert total == 250_000
+
+
+def test_completed_uses_counted_records() -> None:
+    done, total = bar_counts("completed", {"records": 249_998}, 249_998, 250_000)
+    assert done == 249_998
+    assert total == 249_998
+
+
+def test_running_keeps_live_counts() -> None:
+    done, total = bar_counts("running", {"records": 10}, 40_000, 250_000)
+    assert done == 40_000
+    assert total == 250_000
