@@ -55,6 +55,7 @@ from ceramic_app.imports.source import (
     delimiter_hint,
     read_batches,
     remove_working_copy,
+    split_batch,
 )
 from ceramic_app.imports.writer import Actor, BatchWriter, stored_holders, timed
 from ceramic_app.models import FieldType, JobStatus
@@ -188,7 +189,7 @@ def _cast_batches(
     with connect_raw(workspace_id) as conn:
         conn.autocommit = True
         conn.execute("SET jit = off")
-        for batch in read_batches(spec, batch_rows):
+        for batch in _ramp_up(read_batches(spec, batch_rows), batch_rows):
             first = int(batch.frame["__record"][0])
             last = int(batch.frame["__record"][-1])
             if first <= done < last:
@@ -200,6 +201,20 @@ def _cast_batches(
                 holders = stored_holders(conn, workspace_id, plan, cast.frame)
             cast.seconds = time.perf_counter() - started
             yield batch, cast, holders
+
+
+# The first batch is cut into pieces of these sizes, so that the first
+# commit, and with it the first progress, comes within a second instead of
+# after a whole batch. Later batches keep the full size, which writes faster.
+RAMP_UP_ROWS = (2_000, 8_000, 15_000)
+
+
+def _ramp_up(batches: Iterator[RecordBatch], batch_rows: int) -> Iterator[RecordBatch]:
+    first = next(batches, None)
+    if first is None:
+        return
+    yield from split_batch(first, [size for size in RAMP_UP_ROWS if size < batch_rows])
+    yield from batches
 
 
 def _prefetch(items: Iterator[Any]) -> Iterator[Any]:

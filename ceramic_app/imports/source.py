@@ -466,6 +466,49 @@ def read_batches(
         )
 
 
+def split_batch(batch: RecordBatch, sizes: list[int]) -> list[RecordBatch]:
+    """Cut a batch into pieces of the given sizes, then one with the rest.
+
+    Each warning and problem goes with the piece that holds its line or
+    record; anything before the first record stays with the first piece.
+    """
+    height = batch.frame.height
+    starts = [0]
+    for size in sizes:
+        if starts[-1] + size >= height:
+            break
+        starts.append(starts[-1] + size)
+    if len(starts) == 1:
+        return [batch]
+    lines = batch.frame["__line"]
+    records = batch.frame["__record"]
+    pieces = []
+    for index, start in enumerate(starts):
+        end = starts[index + 1] if index + 1 < len(starts) else height
+        low_line = lines[start] if index else None
+        high_line = lines[end] if end < height else None
+        low_record = records[start] if index else None
+        high_record = records[end] if end < height else None
+        pieces.append(
+            RecordBatch(
+                frame=batch.frame.slice(start, end - start),
+                warnings=[
+                    w for w in batch.warnings if _within(w["line"], low_line, high_line)
+                ],
+                problems={
+                    record: message
+                    for record, message in batch.problems.items()
+                    if _within(record, low_record, high_record)
+                },
+            )
+        )
+    return pieces
+
+
+def _within(value: int, low: int | None, high: int | None) -> bool:
+    return (low is None or value >= low) and (high is None or value < high)
+
+
 # Columns read beyond the header width by the Polars reader. A record with
 # more fields than this makes Polars fail, and the file is read by the csv
 # module from that batch on.

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ceramic_app.imports import source
-from ceramic_app.imports.source import inspect_source
+from ceramic_app.imports.source import RecordBatch, inspect_source, split_batch
 
 
 def _both(path: Path, batch_rows: int = 3) -> tuple[tuple, tuple]:
@@ -130,3 +130,33 @@ def test_batches_hold_batch_rows_records(tmp_path: Path) -> None:
     slow = [b.frame.height for b in source._read_csv_module(spec, 10, 0)]
     assert fast == [10, 10, 5]
     assert slow == [10, 10, 5]
+
+
+def test_split_batch_keeps_warnings_with_records() -> None:
+    frame = pl.DataFrame(
+        {
+            "c0": [f"r{n}" for n in range(1, 11)],
+            "__line": [n + 1 for n in range(1, 11)],
+            "__record": list(range(1, 11)),
+        }
+    )
+    batch = RecordBatch(
+        frame=frame,
+        warnings=[{"line": 2, "message": "first"}, {"line": 9, "message": "late"}],
+        problems={4: "bad record", 10: "last record"},
+    )
+    pieces = split_batch(batch, [2, 3])
+    assert [piece.frame.height for piece in pieces] == [2, 3, 5]
+    assert [piece.frame["__record"][0] for piece in pieces] == [1, 3, 6]
+    assert [len(piece.warnings) for piece in pieces] == [1, 0, 1]
+    assert [piece.problems for piece in pieces] == [
+        {},
+        {4: "bad record"},
+        {10: "last record"},
+    ]
+
+
+def test_split_batch_smaller_than_first_size() -> None:
+    frame = pl.DataFrame({"c0": ["a"], "__line": [2], "__record": [1]})
+    batch = RecordBatch(frame=frame, warnings=[], problems={})
+    assert split_batch(batch, [2_000, 8_000]) == [batch]
