@@ -73,6 +73,16 @@ def list_tags(principal: Principal) -> list[TagView]:
         return [TagView(int(r.id), r.name, r.color, int(r.profile_count)) for r in rows]
 
 
+def tag_choices(principal: Principal) -> list[tuple[int, str, str]]:
+    """Return (id, name, colour) of every tag by name, without counting profiles."""
+    principal.require(Role.VIEWER)
+    with tenant_connection(principal.workspace_id) as conn:
+        rows = conn.execute(
+            text("SELECT id, name, color FROM tags ORDER BY lower(name), id")
+        )
+        return [(int(r.id), r.name, r.color) for r in rows]
+
+
 def create_tag(principal: Principal, name: str, color: str = "gray") -> TagView:
     """Create a tag.
 

@@ -445,12 +445,33 @@ def _search_box() -> rx.Component:
     )
 
 
+def _tag_filter() -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(
+            placeholder="All tags", width="170px", data_testid="tag-filter"
+        ),
+        rx.select.content(
+            rx.select.item("All tags", value="all"),
+            rx.foreach(
+                ProfilesState.tag_choices,
+                lambda tag: rx.select.item(
+                    tag["name"], value=tag["id"], data_testid="tag-filter-option"
+                ),
+            ),
+        ),
+        value=rx.cond(ProfilesState.tag_filter == "", "all", ProfilesState.tag_filter),
+        on_change=ProfilesState.set_tag_filter,
+        size="2",
+    )
+
+
 def profiles_page() -> rx.Component:
     """Render the profiles list with its header, bulk actions and pager."""
     header = page_header(
         "Profiles",
         "Every customer in this workspace, one record each.",
         _search_box(),
+        rx.cond(ProfilesState.tag_choices.length() > 0, _tag_filter()),
         _columns_popover(),
         new_profile_button(),
         rx.link(

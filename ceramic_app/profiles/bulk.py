@@ -28,13 +28,15 @@ from ceramic_app.db import tenant_connection
 from ceramic_app.fields.errors import ValidationFailed
 from ceramic_app.fields.validation import load_schema, validate_values
 from ceramic_app.models import Role
-from ceramic_app.profiles.queries import search_clause
+from ceramic_app.profiles.queries import search_clause, tag_clause
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 5_000
 # Explicit id lists longer than this are rejected; select "all matching" instead.
 MAX_EXPLICIT_IDS = 10_000
+# A tag filter keeps profiles with any of at most this many tags.
+MAX_FILTER_TAGS = 20
 
 ProgressCallback = Callable[[int, int], None]
 """Called after each batch with (profiles done, profiles in the selection)."""
@@ -56,6 +58,7 @@ class Selection:
     ids: tuple[int, ...] = ()
     all_matching: bool = False
     search: str = ""
+    tag_ids: tuple[int, ...] = ()
 
     def to_params(self) -> dict[str, Any]:
         """Return the selection as JSON-ready job parameters."""
@@ -63,6 +66,7 @@ class Selection:
             "ids": list(self.ids),
             "all_matching": self.all_matching,
             "search": self.search,
+            "tag_ids": list(self.tag_ids),
         }
 
     @classmethod
@@ -80,12 +84,14 @@ class Selection:
             )
         try:
             ids = tuple(sorted({int(i) for i in raw_ids}))
+            tag_ids = tuple(sorted({int(t) for t in params.get("tag_ids") or []}))
         except (TypeError, ValueError):
-            raise BulkError("selected profile ids must be integers") from None
+            raise BulkError("selected profile and tag ids must be integers") from None
         return cls(
             ids=ids,
             all_matching=bool(params.get("all_matching")),
             search=str(params.get("search") or "")[:200],
+            tag_ids=tag_ids[:MAX_FILTER_TAGS],
         )
 
 
@@ -135,7 +141,11 @@ def _selection_where(
 ) -> str:
     where = f"p.workspace_id = {int(workspace_id)}"
     if selection.all_matching:
-        return where + search_clause(selection.search, params)
+        return (
+            where
+            + search_clause(selection.search, params)
+            + tag_clause(selection.tag_ids, params)
+        )
     params["selected_ids"] = list(selection.ids)
     return where + " AND p.id = ANY(:selected_ids)"
 
@@ -265,6 +275,7 @@ def _finish_operation(
                 "selection": {
                     "all_matching": selection.all_matching,
                     "search": selection.search,
+                    "tag_ids": list(selection.tag_ids),
                     "id_count": len(selection.ids),
                 },
                 **result.details,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -168,6 +169,18 @@ def search_clause(search: str, params: dict[str, Any]) -> str:
     return " AND (p.email_key LIKE :email_prefix OR p.custom_id LIKE :id_prefix)"
 
 
+def tag_clause(tag_ids: Sequence[int], params: dict[str, Any]) -> str:
+    """Return an SQL AND clause for profiles that carry any of these tags."""
+    if not tag_ids:
+        return ""
+    params["filter_tag_ids"] = sorted({int(t) for t in tag_ids})
+    return (
+        " AND EXISTS (SELECT 1 FROM profile_tags pt"
+        " WHERE pt.workspace_id = p.workspace_id AND pt.profile_id = p.id"
+        " AND pt.tag_id = ANY(:filter_tag_ids))"
+    )
+
+
 def count_matches(
     conn: Connection, where: str, params: dict[str, Any]
 ) -> tuple[int, bool]:
@@ -245,6 +258,7 @@ def list_profiles(
     principal: Principal,
     *,
     search: str = "",
+    tag_ids: Sequence[int] = (),
     sort: str = "created_at",
     descending: bool = True,
     after: str | None = None,
@@ -253,7 +267,8 @@ def list_profiles(
 ) -> ProfilePage:
     """Return one page of the workspace's profiles in the order of a column.
 
-    sort is a column id from ceramic_app.profiles.columns. after and before
+    tag_ids keeps the profiles that carry any of these tags. sort is a
+    column id from ceramic_app.profiles.columns. after and before
     are cursors from a previous page of the same sort; give at most one.
     Ties are broken by profile id in the same direction.
 
@@ -268,7 +283,11 @@ def list_profiles(
     params: dict[str, Any] = {"limit": limit + 1}
     # The workspace id is inlined so that the planner can match a per-field
     # sort index, which is partial on workspace_id.
-    where = f"p.workspace_id = {workspace_id}" + search_clause(search, params)
+    where = (
+        f"p.workspace_id = {workspace_id}"
+        + search_clause(search, params)
+        + tag_clause(tag_ids, params)
+    )
     count_where = where
 
     with tenant_connection(workspace_id) as conn:

@@ -94,7 +94,9 @@ class ProfileBulkState(ProfilesState):
 
     def _selection(self) -> bulk.Selection:
         if self.all_matching:
-            return bulk.Selection(all_matching=True, search=self.search)
+            return bulk.Selection(
+                all_matching=True, search=self.search, tag_ids=self._tag_ids()
+            )
         return bulk.Selection.from_params({"ids": self.selected_ids})
 
     @rx.event

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
-from ceramic_app import live
+from ceramic_app import live, tags
 from ceramic_app.db import run_sync
 from ceramic_app.models import Role
 from ceramic_app.profiles import cells, columns, queries, sort_indexes
@@ -51,6 +51,9 @@ class ProfilesState(AppState):
     total: int = 0
     total_is_estimate: bool = False
     search: str = ""
+    # Id of the tag whose profiles are shown, or "" for every profile.
+    tag_filter: str = ""
+    tag_choices: list[dict[str, str]] = []
     sort: str = "created_at"
     descending: bool = True
     page_number: int = 1
@@ -85,7 +88,11 @@ class ProfilesState(AppState):
     def is_empty_workspace(self) -> bool:
         """True when the workspace has no profiles at all (not just no matches)."""
         return (
-            not self.loading and not self.error and self.total == 0 and not self.search
+            not self.loading
+            and not self.error
+            and self.total == 0
+            and not self.search
+            and not self.tag_filter
         )
 
     @rx.var
@@ -124,6 +131,8 @@ class ProfilesState(AppState):
         params: dict[str, str] = {}
         if self.search:
             params["q"] = self.search
+        if self.tag_filter:
+            params["tag"] = self.tag_filter
         if self.sort != "created_at" or not self.descending:
             params["sort"] = self.sort
             params["order"] = "desc" if self.descending else "asc"
@@ -158,6 +167,16 @@ class ProfilesState(AppState):
         self.loading = True
         try:
             available, visible = await run_sync(columns.load_visible_columns, principal)
+            choices = await run_sync(tags.tag_choices, principal)
+            self.tag_choices = [
+                {"id": str(tag_id), "name": name, "color": color}
+                for tag_id, name, color in choices
+            ]
+            if self.tag_filter and self.tag_filter not in {
+                c["id"] for c in self.tag_choices
+            }:
+                # The tag was deleted since the link was made.
+                self.tag_filter = ""
             page = await self._fetch_page(principal, after, before)
         except queries.InvalidSort as exc:
             logger.info(
@@ -191,6 +210,7 @@ class ProfilesState(AppState):
                 queries.list_profiles,
                 principal,
                 search=self.search,
+                tag_ids=self._tag_ids(),
                 sort=self.sort,
                 descending=self.descending,
                 after=after,
@@ -214,11 +234,16 @@ class ProfilesState(AppState):
         self.has_prev = page.prev_cursor is not None
         self.loading = False
 
+    def _tag_ids(self) -> tuple[int, ...]:
+        return (int(self.tag_filter),) if self.tag_filter.isdigit() else ()
+
     @rx.event
     async def load_page(self) -> Any:
-        """On_load: read search, sort, page and cursor from the URL and load."""
+        """On_load: read search, tag, sort, page and cursor from the URL and load."""
         params = self.router.url.query_parameters
         self.search = str(params.get("q", ""))[:MAX_SEARCH_LENGTH]
+        tag = str(params.get("tag", ""))[:20]
+        self.tag_filter = tag if tag.isdigit() else ""
         self.sort = str(params.get("sort", "created_at"))[:80]
         order = params.get("order")
         self.descending = (
@@ -239,6 +264,16 @@ class ProfilesState(AppState):
         self.all_matching = False
         self.search = str(value)[:MAX_SEARCH_LENGTH]
         self.page_number = 1
+        return await self._load()
+
+    @rx.event
+    async def set_tag_filter(self, value: str) -> Any:
+        """Show only the profiles with one tag ("all" shows every profile)."""
+        value = str(value)[:20]
+        self.tag_filter = value if value.isdigit() else ""
+        self.all_matching = False
+        self.page_number = 1
+        self._push_next_url = True
         return await self._load()
 
     @rx.event

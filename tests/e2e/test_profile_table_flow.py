@@ -271,6 +271,42 @@ def test_bulk_tag_then_undo(page: Page, app_url: str) -> None:
         expect(rows.nth(index)).not_to_contain_text("vip")
 
 
+def test_tag_filter_narrows_rows(page: Page, app_url: str) -> None:
+    owner = sign_up(page, app_url, "tagfilter")
+    workspace_id = _workspace_id(owner)
+    _, ids = _seed(workspace_id, [1, 2, 3])
+    with tenant_connection(workspace_id) as conn:
+        tag_id = conn.execute(
+            text(
+                "INSERT INTO tags (workspace_id, name) VALUES (:ws, 'churn risk')"
+                " RETURNING id"
+            ),
+            {"ws": workspace_id},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO profile_tags (workspace_id, profile_id, tag_id)"
+                " VALUES (:ws, :p, :t)"
+            ),
+            {"ws": workspace_id, "p": ids[1], "t": tag_id},
+        )
+    page.reload()
+    rows = page.get_by_test_id("profile-row")
+    expect(rows).to_have_count(3)
+    page.get_by_test_id("tag-filter").click()
+    page.get_by_role("option", name="churn risk").click()
+    expect(rows).to_have_count(1)
+    expect(rows.nth(0)).to_contain_text("person1@example.com")
+    expect(page).to_have_url(re.compile(rf"tag={tag_id}"))
+    page.reload()
+    expect(rows).to_have_count(1)
+    expect(page.get_by_test_id("profiles-total")).to_have_text("1 profile")
+
+    page.get_by_test_id("tag-filter").click()
+    page.get_by_role("option", name="All tags").click()
+    expect(rows).to_have_count(3)
+
+
 def test_bulk_set_field_then_undo(page: Page, app_url: str) -> None:
     owner = sign_up(page, app_url, "setfield")
     score_column, _ = _seed(_workspace_id(owner), [1, 2])

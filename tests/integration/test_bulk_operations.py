@@ -79,6 +79,29 @@ def test_add_tags_to_all_matching(principal: Principal) -> None:
     assert entry.meta["count"] == 7
 
 
+def test_all_matching_respects_tag_filter(principal: Principal) -> None:
+    ids = add_profiles(principal, [{"email": f"f{n}@example.com"} for n in range(4)])
+    vip = _tag(principal, "vip")
+    gold = _tag(principal, "gold")
+    bulk.add_tags(
+        principal.workspace_id,
+        bulk.Selection(ids=(ids[0], ids[1])),
+        _params(principal, tag_ids=[vip]),
+        lambda done, total: None,
+    )
+    selection = bulk.Selection.from_params(
+        {"all_matching": True, "search": "f", "tag_ids": [vip]}
+    )
+    result = bulk.add_tags(
+        principal.workspace_id,
+        selection,
+        _params(principal, tag_ids=[gold]),
+        lambda done, total: None,
+    )
+    assert result.selected == 2
+    assert _tags_of(principal) == {ids[0]: {vip, gold}, ids[1]: {vip, gold}}
+
+
 def test_add_tags_in_several_batches(
     principal: Principal, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -345,6 +345,36 @@ def test_rows_carry_tags(principal: Principal) -> None:
     assert fresh.tags == ["Alpha", "vip"]
 
 
+def test_tag_filter_keeps_tagged_profiles(principal: Principal) -> None:
+    ids = add_profiles(principal, [{"email": f"t{n}@example.com"} for n in range(5)])
+    with tenant_connection(principal.workspace_id) as conn:
+        vip, gold = (
+            conn.execute(
+                text(
+                    "INSERT INTO tags (workspace_id, name) VALUES (:ws, :n) RETURNING id"
+                ),
+                {"ws": principal.workspace_id, "n": name},
+            ).scalar_one()
+            for name in ("vip", "gold")
+        )
+        for profile_id, tag_id in ((ids[0], vip), (ids[2], vip), (ids[3], gold)):
+            conn.execute(
+                text(
+                    "INSERT INTO profile_tags (workspace_id, profile_id, tag_id)"
+                    " VALUES (:ws, :p, :t)"
+                ),
+                {"ws": principal.workspace_id, "p": profile_id, "t": tag_id},
+            )
+    page = queries.list_profiles(
+        principal, tag_ids=[vip], sort="email", descending=False
+    )
+    assert [row.id for row in page.rows] == [ids[0], ids[2]]
+    assert page.total == 2
+    both = queries.list_profiles(principal, tag_ids=[vip, gold], search="t3")
+    assert [row.id for row in both.rows] == [ids[3]]
+    assert queries.list_profiles(principal, tag_ids=[vip + gold + 100]).rows == []
+
+
 # Sort indexes --------------------------------------------------------------
 
 
