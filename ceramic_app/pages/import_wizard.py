@@ -12,6 +12,7 @@ from ceramic_app.components.imports import (
     stepper,
 )
 from ceramic_app.components.layout import app_shell, page_header
+from ceramic_app.state.base import AppState
 from ceramic_app.state.import_view import DATE_FORMAT_CHOICES, FIELD_TYPES
 from ceramic_app.state.imports import ACCEPTED_TYPES, UPLOAD_ID
 from ceramic_app.state.imports import ImportWizardState as W
@@ -726,6 +727,16 @@ def run_step() -> rx.Component:
     )
 
 
+def _viewer_notice() -> rx.Component:
+    return rx.callout(
+        "Your role in this workspace is viewer, which can read profiles but not"
+        " import them. Ask an admin to make you a member.",
+        icon="info",
+        color_scheme="gray",
+        data_testid="import-viewer-notice",
+    )
+
+
 def import_wizard_page() -> rx.Component:
     """The wizard."""
     body = rx.match(
@@ -735,7 +746,7 @@ def import_wizard_page() -> rx.Component:
         ("options", options_step()),
         ("validate", validate_step()),
         ("run", run_step()),
-        upload_step(),
+        rx.cond(AppState.can_edit, upload_step(), _viewer_notice()),
     )
     return app_shell(
         page_header(

@@ -12,6 +12,7 @@ from ceramic_app.components.bulk_actions import (
 from ceramic_app.components.layout import app_shell, page_header
 from ceramic_app.components.local_time import local_time
 from ceramic_app.components.new_profile import new_profile_button
+from ceramic_app.state.base import AppState
 from ceramic_app.state.profiles import ProfilesState, ProfileStubState
 
 # Moves focus between rows with j/k or the arrow keys and opens the focused
@@ -133,14 +134,18 @@ def _cell_content(row: rx.Var, column: rx.Var) -> rx.Component:
 
 
 def _select_cell(row: rx.Var) -> rx.Component:
+    # Viewers cannot act on a selection, so they get no checkboxes.
     return rx.table.cell(
-        rx.checkbox(
-            checked=ProfilesState.all_matching
-            | ProfilesState.selected_ids.contains(row["id"]),
-            on_change=lambda checked: ProfilesState.toggle_row(row["id"], checked),
-            on_click=rx.stop_propagation,
-            aria_label="Select profile",
-            data_testid="row-select",
+        rx.cond(
+            AppState.can_edit,
+            rx.checkbox(
+                checked=ProfilesState.all_matching
+                | ProfilesState.selected_ids.contains(row["id"]),
+                on_change=lambda checked: ProfilesState.toggle_row(row["id"], checked),
+                on_click=rx.stop_propagation,
+                aria_label="Select profile",
+                data_testid="row-select",
+            ),
         ),
         on_click=rx.stop_propagation,
         width="36px",
@@ -216,12 +221,15 @@ def _table() -> rx.Component:
         rx.table.header(
             rx.table.row(
                 rx.table.column_header_cell(
-                    rx.checkbox(
-                        checked=ProfilesState.page_selected
-                        | ProfilesState.all_matching,
-                        on_change=ProfilesState.toggle_page,
-                        aria_label="Select page",
-                        data_testid="page-select",
+                    rx.cond(
+                        AppState.can_edit,
+                        rx.checkbox(
+                            checked=ProfilesState.page_selected
+                            | ProfilesState.all_matching,
+                            on_change=ProfilesState.toggle_page,
+                            aria_label="Select page",
+                            data_testid="page-select",
+                        ),
                     ),
                     width="36px",
                 ),
@@ -474,10 +482,13 @@ def profiles_page() -> rx.Component:
         rx.cond(ProfilesState.tag_choices.length() > 0, _tag_filter()),
         _columns_popover(),
         new_profile_button(),
-        rx.link(
-            rx.button(rx.icon("upload", size=16), "Import", size="2"),
-            href="/imports/new",
-            data_testid="open-import",
+        rx.cond(
+            AppState.can_edit,
+            rx.link(
+                rx.button(rx.icon("upload", size=16), "Import", size="2"),
+                href="/imports/new",
+                data_testid="open-import",
+            ),
         ),
     )
     body = rx.cond(

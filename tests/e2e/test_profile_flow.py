@@ -155,7 +155,12 @@ def test_viewer_sees_profile_read_only(page: Page, app_url: str) -> None:
     expect(page.get_by_test_id("edit-email")).to_have_count(0)
     expect(page.get_by_test_id("add-tag")).to_have_count(0)
     page.goto(f"{app_url}/profiles")
+    expect(page.get_by_test_id("profile-row")).to_have_count(1)
     expect(page.get_by_test_id("new-profile")).to_have_count(0)
+    expect(page.get_by_test_id("open-import")).to_have_count(0)
+    expect(page.get_by_test_id("row-select")).to_have_count(0)
+    page.goto(f"{app_url}/imports/new")
+    expect(page.get_by_test_id("import-viewer-notice")).to_be_visible()
 
 
 def test_date_edit_keeps_value_until_cleared(page: Page, app_url: str) -> None:
