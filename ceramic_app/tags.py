@@ -363,7 +363,7 @@ def _clean_name(name: str) -> str:
         )
     if len(clean) > MAX_NAME_CHARS:
         raise TagError(
-            f"The tag name has {len(clean)} characters; the maximum is {MAX_NAME_CHARS}."
+            f"The tag name is longer than {MAX_NAME_CHARS} characters; shorten it."
         )
     return clean
 

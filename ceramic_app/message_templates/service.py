@@ -348,7 +348,7 @@ def _clean_blocks(blocks: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
         content = str(block.get("content", ""))
         problem = syntax_error(content)
         if problem:
-            raise FieldError(f"Block {name!r}: {problem}.")
+            raise FieldError(f"Block {name!r}: {problem.rstrip('.')}.")
         cleaned.append((name, content))
     return cleaned
 

@@ -257,6 +257,7 @@ def _shown_column(column: rx.Var) -> rx.Component:
             column["label"],
             checked=True,
             on_change=lambda _checked: ProfilesState.toggle_column(column["id"], False),
+            disabled=ProfilesState.visible_ids.length() <= 1,
             size="2",
             data_testid="column-toggle-" + column["id"].to(str),
         ),

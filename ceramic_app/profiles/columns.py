@@ -92,9 +92,15 @@ def clean_column_ids(requested: list[str], available: list[Column]) -> list[str]
 
 
 def toggle_column(visible: list[str], column_id: str, show: bool) -> list[str]:
-    """Return visible with column_id appended (show) or removed (not show)."""
+    """Return visible with column_id appended (show) or removed (not show).
+
+    The last shown column stays, because a table without columns shows
+    nothing to click or read.
+    """
     without = [c for c in visible if c != column_id]
-    return [*without, column_id] if show else without
+    if show:
+        return [*without, column_id]
+    return without or list(visible)
 
 
 def move_column(visible: list[str], column_id: str, offset: int) -> list[str]:

@@ -97,6 +97,7 @@ def test_toggle_column_appends_and_removes() -> None:
         "field:2",
     ]
     assert columns.toggle_column(visible, "email", False) == ["custom_id"]
+    assert columns.toggle_column(["email"], "email", False) == ["email"]
     assert columns.toggle_column(visible, "email", True) == ["custom_id", "email"]
 
 
