@@ -125,6 +125,13 @@ def _dialog() -> rx.Component:
                     ),
                 ),
                 rx.hstack(
+                    rx.text(
+                        N.error_summary,
+                        size="2",
+                        color="var(--red-11)",
+                        data_testid="new-profile-error-summary",
+                    ),
+                    rx.spacer(),
                     rx.dialog.close(
                         rx.button("Cancel", variant="soft", color_scheme="gray")
                     ),
@@ -135,6 +142,7 @@ def _dialog() -> rx.Component:
                         data_testid="new-profile-create",
                     ),
                     justify="end",
+                    align="center",
                     spacing="3",
                     width="100%",
                 ),

@@ -110,6 +110,28 @@ def get_profile(principal: Principal, profile_id: int) -> ProfileView:
         return _load(conn, profile_id)
 
 
+def check_new_profile(
+    principal: Principal,
+    *,
+    email: str,
+    custom_id: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """Return what create_profile would reject, as a message per key, without writing."""
+    principal.require(Role.MEMBER)
+    errors: dict[str, str] = {}
+    _, email_key = _clean_email(email, errors)
+    custom_id_value = _clean_custom_id(custom_id, errors)
+    with tenant_connection(principal.workspace_id) as conn:
+        schema = load_schema(conn)
+        values = _validated(schema, dict(attributes or {}), errors, partial=False)
+        _check_identity(
+            conn, principal.workspace_id, email_key, custom_id_value, None, errors
+        )
+        errors.update(check_unique(conn, schema, principal.workspace_id, values))
+    return errors
+
+
 def create_profile(
     principal: Principal,
     *,

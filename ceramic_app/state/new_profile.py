@@ -37,6 +37,15 @@ class NewProfileState(AppState):
     saving: bool = False
     form_error: str = ""
 
+    @rx.var
+    def error_summary(self) -> str:
+        """How many inputs need fixing, shown beside the Create button."""
+        count = len(self.errors)
+        if count == 0:
+            return ""
+        noun = "value needs" if count == 1 else "values need"
+        return f"{count} {noun} fixing; see the messages above."
+
     async def _member(self) -> Principal | None:
         return await self._authorize(Role.MEMBER)
 
@@ -83,7 +92,19 @@ class NewProfileState(AppState):
             return await self._reject()
         attributes, errors = self._parsed()
         if errors:
-            self.errors = errors
+            # Report every problem at once: the values that did parse are
+            # checked against the rules too.
+            checked = await run_sync(
+                profiles.check_new_profile,
+                principal,
+                email=self.values.get("email", ""),
+                custom_id=self.values.get("custom_id", "").strip() or None,
+                attributes=attributes,
+            )
+            self.errors = {
+                **{key: view.as_sentence(msg) for key, msg in checked.items()},
+                **errors,
+            }
             return None
         self.saving = True
         try:

@@ -68,14 +68,22 @@ def test_create_profile_from_form(page: Page, app_url: str) -> None:
         field_type="text",
         rules={"required": True, "allowed": ["gold", "silver"]},
     )
+    fields.create_field(admin, key="seats", label="Seats", field_type="number")
     page.goto(f"{app_url}/profiles")
     page.get_by_test_id("new-profile").click()
     page.get_by_test_id("new-profile-email").fill("not-an-address")
     page.get_by_test_id("new-profile-plan").locator("input").fill("bronze")
+    page.get_by_test_id("new-profile-seats").locator("input").fill("lots")
     page.get_by_test_id("new-profile-create").click()
+    # A value that does not parse and rule violations are reported together.
     errors = page.get_by_test_id("new-profile-error")
     expect(errors.filter(has_text="not a valid e-mail")).to_have_count(1)
     expect(errors.filter(has_text="not an allowed value")).to_have_count(1)
+    expect(errors.filter(has_text="not a number")).to_have_count(1)
+    expect(page.get_by_test_id("new-profile-error-summary")).to_have_text(
+        "3 values need fixing; see the messages above."
+    )
+    page.get_by_test_id("new-profile-seats").locator("input").fill("")
 
     page.get_by_test_id("new-profile-email").fill("new.customer@example.com")
     page.get_by_test_id("new-profile-plan").locator("input").fill("gold")
