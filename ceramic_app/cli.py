@@ -134,11 +134,16 @@ def _system_principal(slug: str) -> accounts.Principal:
 def _run_job_inline(
     principal: accounts.Principal, job_id: int, dry_run: bool
 ) -> dict[str, Any]:
-    """Run the same job function a worker runs, in this process, with a progress bar."""
+    """Run the job function a worker runs, in this process, with a progress bar.
+
+    After a real import it also runs the worker's follow-up work, so calculated
+    fields and sort indexes match an import run by an RQ worker.
+    """
     import threading
 
     from ceramic_app.imports import service
     from ceramic_app.imports.engine import run_import, run_validation
+    from ceramic_app.imports.followup import run_after_import
 
     if dry_run:
         service.start_validation(principal, job_id, enqueue=False)
@@ -183,6 +188,9 @@ def _run_job_inline(
         )
     if "error" in outcome:
         raise outcome["error"]
+    if not dry_run and outcome["status"] in ("completed", "cancelled"):
+        # The same follow-up the RQ import task runs after run_import.
+        run_after_import(principal.workspace_id, job_id)
     return service.get_import(principal, job_id)
 
 

@@ -90,13 +90,7 @@ def progress_and_result() -> rx.Component:
         ProfileBulkState.running,
         rx.hstack(
             rx.spinner(size="2"),
-            rx.text(
-                ProfileBulkState.progress_done,
-                " of ",
-                ProfileBulkState.progress_total,
-                " profiles",
-                size="2",
-            ),
+            rx.text(ProfileBulkState.progress_label, size="2"),
             rx.progress(value=ProfileBulkState.progress_percent, width="240px"),
             align="center",
             spacing="3",
@@ -180,9 +174,22 @@ def _field_inputs() -> rx.Component:
             value=ProfileBulkState.field_input,
             on_change=ProfileBulkState.set_field_input,
             width="100%",
+            color_scheme=rx.cond(ProfileBulkState.field_error != "", "red", "gray"),
+            aria_invalid=ProfileBulkState.field_error != "",
             data_testid="bulk-field-value",
         ),
+        rx.cond(
+            ProfileBulkState.field_error != "",
+            rx.text(
+                ProfileBulkState.field_error,
+                color_scheme="red",
+                size="1",
+                data_testid="bulk-field-error",
+            ),
+            rx.fragment(),
+        ),
         width="100%",
+        spacing="1",
     )
 
 

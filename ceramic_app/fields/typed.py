@@ -180,8 +180,32 @@ def _parse_array(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+# Every decimal of 15 significant digits survives a trip through a double
+# (DBL_DIG in C's float.h), so rounding to 15 digits hides the binary noise that
+# arithmetic leaves behind, such as 4737.4800000000005, and keeps real digits.
+DISPLAY_DIGITS = 15
+
+
 def format_number(value: int | float) -> str:
-    """Render a number as text: integral values without a decimal point."""
+    """Render a number for display with at most 15 significant digits.
+
+    Integral values have no decimal point, and floats whose magnitude is 1e15
+    or more, or below 1e-4, use exponent notation (1.5e+20). Ints are shown exactly. The
+    text may round a float, so editors and conversions use number_text.
+    """
+    if isinstance(value, int):
+        return str(value)
+    if value.is_integer() and abs(value) < 10**DISPLAY_DIGITS:
+        return str(int(value))
+    return f"{value:.{DISPLAY_DIGITS}g}"
+
+
+def number_text(value: int | float) -> str:
+    """Render a number without rounding: repr for floats, ints as they are.
+
+    Integral floats have no decimal point. Unlike format_number it keeps every
+    digit, so an editor that saves the text unchanged keeps the stored value.
+    """
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return repr(value) if isinstance(value, float) else str(value)
@@ -225,7 +249,7 @@ def _to_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if is_number(value):
-        return format_number(value)
+        return number_text(value)
     if isinstance(value, list) and all(_is_scalar(item) for item in value):
         return ", ".join(_to_text(item) for item in value)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

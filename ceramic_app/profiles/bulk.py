@@ -26,7 +26,13 @@ from ceramic_app import audit, live
 from ceramic_app.accounts.service import Principal
 from ceramic_app.db import tenant_connection
 from ceramic_app.fields.errors import ValidationFailed
-from ceramic_app.fields.validation import load_schema, validate_values
+from ceramic_app.fields.validation import (
+    FieldDef,
+    Schema,
+    check_unique,
+    load_schema,
+    validate_values,
+)
 from ceramic_app.models import Role
 from ceramic_app.profiles.queries import search_clause, tag_clause
 
@@ -595,19 +601,55 @@ _SET_FIELD = text(
 )
 
 
-def set_field(
-    workspace_id: int,
-    selection: Selection,
-    params: dict[str, Any],
-    progress_callback: ProgressCallback | None = None,
-) -> BulkResult:
-    """Set custom field params["field_key"] to params["value"] on the selection.
+def _unique_targets(workspace_id: int, selection: Selection) -> list[int]:
+    """Return up to two selected profile ids, enough to tell one from several."""
+    params: dict[str, Any] = {}
+    where = _selection_where(workspace_id, selection, params)
+    with tenant_connection(workspace_id) as conn:
+        return list(
+            conn.execute(
+                text(
+                    f"SELECT p.id FROM workspace_profiles p WHERE {where}"
+                    " ORDER BY p.id LIMIT 2"
+                ),
+                params,
+            ).scalars()
+        )
 
-    A value of None removes the field from the profiles. Profiles that
-    already have the value are left untouched and not counted as changed.
+
+def _several_profiles_error(label: str) -> BulkError:
+    return BulkError(
+        f"{label} must be unique, so one value cannot be set on several"
+        " profiles; select a single profile"
+    )
+
+
+def _check_unique_value(
+    conn: Connection,
+    schema: Schema,
+    workspace_id: int,
+    key: str,
+    value: Any,
+    profile_id: int,
+) -> None:
+    """Raise BulkError when a profile other than profile_id stores value in key."""
+    errors = check_unique(
+        conn, schema, workspace_id, {key: value}, exclude_profile_id=profile_id
+    )
+    if key in errors:
+        raise BulkError(errors[key])
+
+
+def _prepare_field_value(
+    workspace_id: int, selection: Selection, key: str, value: Any
+) -> tuple[Schema, FieldDef, Any]:
+    """Validate a bulk field value and return the schema, the field and the value.
+
+    The checks are those of a single-profile edit: the type, then the rules
+    min, max, min_length, max_length, pattern and allowed. A value of a
+    unique field may be set on one profile only, and no other profile may
+    store it already.
     """
-    key = str(params.get("field_key") or "")
-    value = params.get("value")
     with tenant_connection(workspace_id) as conn:
         schema = load_schema(conn)
     definition = schema.fields.get(key)
@@ -623,13 +665,58 @@ def set_field(
     except ValidationFailed as exc:
         raise BulkError(exc.errors.get(key) or str(exc)) from None
     if value is not None and definition.rules.get("unique"):
-        raise BulkError(
-            f"{definition.label} must be unique, so one value cannot be set on"
-            " several profiles"
-        )
+        targets = _unique_targets(workspace_id, selection)
+        if len(targets) > 1:
+            raise _several_profiles_error(definition.label)
+        if targets:
+            # Checked again under a lock when the value is written.
+            with tenant_connection(workspace_id) as conn:
+                _check_unique_value(conn, schema, workspace_id, key, value, targets[0])
+    return schema, definition, value
+
+
+def check_field_value(
+    workspace_id: int, selection: Selection, key: str, value: Any
+) -> Any:
+    """Validate a value for set_field before its job is submitted; return it.
+
+    set_field runs the same checks, so this only moves the error earlier,
+    to where the member typed the value.
+
+    Raises:
+        BulkError: with a message for the member when the value is rejected.
+    """
+    return _prepare_field_value(workspace_id, selection, key, value)[2]
+
+
+def set_field(
+    workspace_id: int,
+    selection: Selection,
+    params: dict[str, Any],
+    progress_callback: ProgressCallback | None = None,
+) -> BulkResult:
+    """Set custom field params["field_key"] to params["value"] on the selection.
+
+    A value of None removes the field from the profiles. Profiles that
+    already have the value are left untouched and not counted as changed.
+
+    Raises:
+        BulkError: when check_field_value rejects the value, or when another
+            profile took the value of a unique field since it was checked.
+    """
+    key = str(params.get("field_key") or "")
+    schema, definition, value = _prepare_field_value(
+        workspace_id, selection, key, params.get("value")
+    )
+    unique = value is not None and bool(definition.rules.get("unique"))
     encoded = None if value is None else json.dumps(value)
 
     def apply_batch(conn: Connection, operation_id: int, ids: list[int]) -> int:
+        if unique:
+            # The selection may have grown since it was checked.
+            if len(ids) > 1:
+                raise _several_profiles_error(definition.label)
+            _check_unique_value(conn, schema, workspace_id, key, value, ids[0])
         return conn.execute(
             _SET_FIELD,
             {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import reflex as rx
@@ -13,6 +14,7 @@ from ceramic_app.accounts.service import Principal
 from ceramic_app.db import run_sync, tenant_connection
 from ceramic_app.models import Role
 from ceramic_app.profiles import bulk
+from ceramic_app.state.profile_view import as_sentence
 from ceramic_app.state.profiles import ProfilesState
 from workers.background import get_job, submit_job
 from workers.kinds import BULK_PROFILES
@@ -39,6 +41,21 @@ def _tag_options(workspace_id: int) -> list[dict[str, str]]:
 def _result_fields(result: dict[str, Any]) -> dict[str, Any]:
     names = bulk.BulkResult.__dataclass_fields__
     return {name: result[name] for name in names if name in result}
+
+
+# The background job runner stores an unexpected exception as "ClassName: text".
+_EXCEPTION_PREFIX = re.compile(r"^[A-Z][A-Za-z0-9_]*: ")
+
+
+def failure_text(error_message: str | None) -> str:
+    """Return a failed bulk job's error message for display, without its class name.
+
+    A BulkError message is written for the member, so only the "BulkError: "
+    prefix goes. Other exception class names are internal and go too.
+    """
+    if not error_message:
+        return "The job did not finish."
+    return as_sentence(_EXCEPTION_PREFIX.sub("", error_message, count=1))
 
 
 def _count(number: int) -> str:
@@ -69,6 +86,7 @@ class ProfileBulkState(ProfilesState):
     confirmation: str = ""
     expected_confirmation: str = ""
     dialog_error: str = ""
+    field_error: str = ""
     running: bool = False
     progress_done: int = 0
     progress_total: int = 0
@@ -92,6 +110,11 @@ class ProfileBulkState(ProfilesState):
             return 0
         return min(100, self.progress_done * 100 // self.progress_total)
 
+    @rx.var
+    def progress_label(self) -> str:
+        """Progress of the running operation, such as "5,000 of 10,001 profiles"."""
+        return f"{self.progress_done:,} of {self.progress_total:,} profiles"
+
     def _selection(self) -> bulk.Selection:
         if self.all_matching:
             return bulk.Selection(
@@ -109,6 +132,7 @@ class ProfileBulkState(ProfilesState):
         if principal is None:
             return await self._reject()
         self.dialog_error = ""
+        self.field_error = ""
         self.confirmation = ""
         self.field_input = ""
         if kind.startswith("tags."):
@@ -156,6 +180,7 @@ class ProfileBulkState(ProfilesState):
         if await self._authorize(Role.MEMBER) is None:
             return await self._reject()
         self.field_id = str(value)
+        self.field_error = ""
         return None
 
     @rx.event
@@ -164,6 +189,7 @@ class ProfileBulkState(ProfilesState):
         if await self._authorize(Role.MEMBER) is None:
             return await self._reject()
         self.field_input = str(value)[:10_000]
+        self.field_error = ""
         return None
 
     @rx.event
@@ -212,13 +238,26 @@ class ProfileBulkState(ProfilesState):
             try:
                 kind, params, subject = self._request()
                 selection = self._selection()
+                if kind == "field.set":
+                    # The job would run the same checks. Running them now keeps
+                    # the dialog open, with the problem next to the value.
+                    params["value"] = await run_sync(
+                        bulk.check_field_value,
+                        principal.workspace_id,
+                        selection,
+                        params["field_key"],
+                        params["value"],
+                    )
             except bulk.BulkError as exc:
                 logger.info(
                     "bulk request rejected in workspace %s: %s",
                     principal.workspace_id,
                     exc,
                 )
-                self.dialog_error = str(exc)
+                if self.dialog == "field.set":
+                    self.field_error = as_sentence(str(exc))
+                else:
+                    self.dialog_error = str(exc)
                 return None
             self.running = True
             self.dialog = ""
@@ -236,6 +275,18 @@ class ProfileBulkState(ProfilesState):
             if self.running or not self.undo_operation_id:
                 return None
             operation_id = self.undo_operation_id
+            blocker = await run_sync(
+                bulk.undo_blocker, principal.workspace_id, operation_id
+            )
+            if blocker:
+                logger.info(
+                    "undo of bulk operation %s rejected in workspace %s: %s",
+                    operation_id,
+                    principal.workspace_id,
+                    blocker,
+                )
+                self.undo_operation_id = 0
+                return rx.toast.error(as_sentence(blocker))
             self.running = True
             self.progress_done, self.progress_total = 0, 0
         parameters = bulk.job_params(
@@ -263,9 +314,15 @@ class ProfileBulkState(ProfilesState):
         async with self:
             self.running = False
             if job is None or job["status"] != "completed":
-                message = (job or {}).get("error_message") or "The job did not finish."
+                message = (job or {}).get("error_message")
                 logger.info("bulk %s job %s ended: %s", kind, job_id, message)
-                return rx.toast.error(f"The bulk change stopped: {message}")
+                if kind == "undo":
+                    # A failed undo, for example one rejected by undo_blocker
+                    # after a race, is not offered again.
+                    self.undo_operation_id = 0
+                return rx.toast.error(
+                    f"The bulk change stopped: {failure_text(message)}"
+                )
             result = bulk.BulkResult(**_result_fields(job["result"]))
             self.result_message = _summary(kind, result, subject)
             undoable = kind in bulk.UNDOABLE_KINDS and result.changed > 0

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from ceramic_app.accounts.service import Principal
 from ceramic_app.db import tenant_connection
-from ceramic_app.fields.typed import format_number, parse_text
+from ceramic_app.fields.typed import number_text, parse_text
 from ceramic_app.fields.validation import FieldDef
 from ceramic_app.models import FieldType, Role
 from ceramic_app.profiles.service import HistoryEntry
@@ -103,7 +103,7 @@ def editor_text(field_type: str, value: Any) -> str:
     if kind is FieldType.JSON:
         return json.dumps(value, ensure_ascii=False, indent=2)
     if kind is FieldType.NUMBER and isinstance(value, int | float):
-        return format_number(value)
+        return number_text(value)
     if kind is FieldType.BOOLEAN:
         return "true" if value else "false"
     if kind is FieldType.ARRAY and isinstance(value, list):

@@ -330,6 +330,56 @@ def test_bulk_set_field_then_undo(page: Page, app_url: str) -> None:
     expect(score_cells).to_have_text(["1", "2"])
 
 
+def test_bulk_set_field_rejects_invalid_value(page: Page, app_url: str) -> None:
+    owner = sign_up(page, app_url, "setinvalid")
+    workspace_id = _workspace_id(owner)
+    score_column, ids = _seed(workspace_id, [1, 2])
+    with tenant_connection(workspace_id) as conn:
+        conn.execute(text("UPDATE custom_fields SET rules = '{\"max\": 100}'::jsonb"))
+    page.reload()
+    _open_columns(page)
+    page.get_by_test_id(f"column-toggle-{score_column}").click()
+    _close_columns(page)
+    rows = page.get_by_test_id("profile-row")
+    score_cells = rows.locator("td:last-child")
+    expect(score_cells).to_have_text(["1", "2"])
+
+    rows.nth(1).get_by_test_id("row-select").click()
+    page.get_by_test_id("bulk-field-set").click()
+    page.get_by_test_id("bulk-field-value").fill("150")
+    page.get_by_test_id("bulk-apply").click()
+    error = page.get_by_test_id("bulk-field-error")
+    expect(error).to_contain_text("150")
+    expect(error).to_contain_text("100")
+    expect(error).not_to_contain_text("BulkError")
+    expect(page.get_by_test_id("bulk-dialog")).to_be_visible()
+    expect(page.get_by_test_id("bulk-progress")).to_have_count(0)
+
+    page.get_by_test_id("bulk-field-value").fill("abc")
+    expect(error).to_have_count(0)
+    page.get_by_test_id("bulk-apply").click()
+    expect(error).to_contain_text("not a number")
+    expect(page.get_by_test_id("bulk-dialog")).to_be_visible()
+    expect(score_cells).to_have_text(["1", "2"])
+
+    page.get_by_test_id("bulk-field-value").fill("50")
+    page.get_by_test_id("bulk-apply").click()
+    expect(page.get_by_test_id("bulk-result")).to_have_text("Score set on 1 profile.")
+    expect(score_cells).to_have_text(["1", "50"])
+
+    # A later edit of the profile blocks the undo, so the Undo button goes away.
+    with tenant_connection(workspace_id) as conn:
+        conn.execute(
+            text("UPDATE profiles SET updated_at = now() WHERE id = ANY(:ids)"),
+            {"ids": ids},
+        )
+    page.get_by_test_id("bulk-undo").click()
+    expect(page.get_by_text("can no longer be undone")).to_be_visible()
+    expect(page.get_by_text("BulkError")).to_have_count(0)
+    expect(page.get_by_test_id("bulk-undo")).to_have_count(0)
+    expect(score_cells).to_have_text(["1", "50"])
+
+
 def test_bulk_delete_needs_confirmation(page: Page, app_url: str) -> None:
     owner = sign_up(page, app_url, "delete")
     _seed(_workspace_id(owner), [1, 2, 3])

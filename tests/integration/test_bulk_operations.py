@@ -482,6 +482,96 @@ def test_bulk_set_field_enforces_rules(principal: Principal) -> None:
     assert _history(principal) == []
 
 
+def _set_rules(principal: Principal, key: str, rules: str) -> None:
+    with tenant_connection(principal.workspace_id) as conn:
+        conn.execute(
+            text(
+                "UPDATE custom_fields SET rules = CAST(:rules AS jsonb) WHERE key = :key"
+            ),
+            {"rules": rules, "key": key},
+        )
+
+
+def test_unique_field_set_on_one_profile(principal: Principal) -> None:
+    first, second = add_profiles(
+        principal,
+        [
+            {"email": "u1@example.com", "attributes": {"code": "A-1"}},
+            {"email": "u2@example.com"},
+        ],
+    )
+    add_field(principal, "code", "text")
+    _set_rules(principal, "code", '{"unique": true}')
+    result = bulk.set_field(
+        principal.workspace_id,
+        bulk.Selection(ids=(second,)),
+        _params(principal, field_key="code", value="B-2"),
+    )
+    assert result.changed == 1
+    assert _attributes(principal)[second] == {"code": "B-2"}
+    assert _attributes(principal)[first] == {"code": "A-1"}
+
+
+def test_unique_field_rejects_taken_value(principal: Principal) -> None:
+    first, second = add_profiles(
+        principal,
+        [
+            {"email": "t1@example.com", "attributes": {"code": "A-1"}},
+            {"email": "t2@example.com"},
+        ],
+    )
+    add_field(principal, "code", "text")
+    _set_rules(principal, "code", '{"unique": true}')
+    single = bulk.Selection(ids=(second,))
+    with pytest.raises(bulk.BulkError, match='"A-1" is already used by profile'):
+        bulk.check_field_value(principal.workspace_id, single, "code", "A-1")
+    with pytest.raises(bulk.BulkError, match='"A-1" is already used by profile'):
+        bulk.set_field(
+            principal.workspace_id,
+            single,
+            _params(principal, field_key="code", value="A-1"),
+        )
+    assert _attributes(principal)[second] == {}
+    # The profile that stores the value may keep it.
+    own = bulk.Selection(ids=(first,))
+    assert bulk.check_field_value(principal.workspace_id, own, "code", "A-1") == "A-1"
+
+
+def test_unique_field_rejects_two_profiles(principal: Principal) -> None:
+    ids = add_profiles(
+        principal, [{"email": "v1@example.com"}, {"email": "v2@example.com"}]
+    )
+    add_field(principal, "code", "text")
+    _set_rules(principal, "code", '{"unique": true}')
+    both = bulk.Selection(ids=tuple(ids))
+    with pytest.raises(bulk.BulkError, match="cannot be set on several profiles"):
+        bulk.check_field_value(principal.workspace_id, both, "code", "C-3")
+    # Clearing a unique field on several profiles is allowed.
+    assert bulk.check_field_value(principal.workspace_id, both, "code", None) is None
+
+
+@pytest.mark.parametrize(
+    ("rules", "field_type", "value", "fragment"),
+    [
+        ('{"max": 100}', "number", 150, "150"),
+        ('{"min": 0}', "number", -1, "-1"),
+        ("{}", "number", "abc", "not a valid number"),
+        ('{"max_length": 3}', "text", "abcd", "3"),
+        ('{"pattern": "^[A-Z]+$"}', "text", "abc", "pattern"),
+        ('{"allowed": ["free", "pro"]}', "text", "gold", "gold"),
+    ],
+)
+def test_check_field_value_rejects(
+    principal: Principal, rules: str, field_type: str, value: Any, fragment: str
+) -> None:
+    add_profiles(principal, [{"email": "w1@example.com"}])
+    add_field(principal, "value", field_type)
+    _set_rules(principal, "value", rules)
+    everyone = bulk.Selection(all_matching=True)
+    with pytest.raises(bulk.BulkError, match=fragment):
+        bulk.check_field_value(principal.workspace_id, everyone, "value", value)
+
+
 def test_bulk_set_field_recomputes_calculated(principal: Principal) -> None:
     from workers.background import JobContext
     from workers.kinds import run_bulk_profiles

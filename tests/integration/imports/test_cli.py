@@ -9,11 +9,13 @@ import sys
 
 from sqlalchemy import text
 
+from ceramic_app import cli
 from ceramic_app.accounts import service as accounts
 from ceramic_app.db import tenant_connection
+from ceramic_app.queues import get_queue
 from ceramic_app.settings import PROJECT_ROOT
 from tests.conftest import IMPORT_CASES
-from tests.integration.imports.support import profiles
+from tests.integration.imports.support import add_field, add_profile, profiles
 
 
 def ceramic(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -169,3 +171,54 @@ def test_cli_chosen_date_format_imports(principal, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     stored = profiles(principal)
     assert stored["ana.pereira@example.com"]["attributes"] == {"birthday": "1990-04-03"}
+
+
+def _add_full_name_fields(principal) -> None:
+    add_field(principal, "first_name", "text")
+    add_field(principal, "last_name", "text")
+    add_field(principal, "full_name", "text", expression="first_name + ' ' + last_name")
+
+
+def test_cli_import_recomputes_calculated_fields(principal, redis_client, tmp_path):
+    _add_full_name_fields(principal)
+    add_profile(
+        principal,
+        "kept@example.com",
+        {"first_name": "Ana", "last_name": "Old", "full_name": "Ana Old"},
+    )
+    path = tmp_path / "names.csv"
+    path.write_text(
+        "email,first_name,last_name\n"
+        "kept@example.com,Ana,Pereira\n"
+        "new@example.com,Ben,Okafor\n"
+    )
+    get_queue().remove(f"sort-indexes-{principal.workspace_id}")
+
+    cli.import_file(
+        file=path, workspace=principal.workspace_slug, mapping=None, dry_run=False
+    )
+
+    stored = profiles(principal)
+    assert stored["kept@example.com"]["attributes"]["full_name"] == "Ana Pereira"
+    assert stored["new@example.com"]["attributes"]["full_name"] == "Ben Okafor"
+    sync = get_queue().fetch_job(f"sort-indexes-{principal.workspace_id}")
+    assert sync is not None
+
+
+def test_cli_dry_run_skips_recompute(principal, redis_client, tmp_path):
+    _add_full_name_fields(principal)
+    add_profile(
+        principal,
+        "kept@example.com",
+        {"first_name": "Ana", "last_name": "Old", "full_name": "Stale"},
+    )
+    path = tmp_path / "names.csv"
+    path.write_text("email,first_name,last_name\nkept@example.com,Ana,Pereira\n")
+
+    cli.import_file(
+        file=path, workspace=principal.workspace_slug, mapping=None, dry_run=True
+    )
+
+    stored = profiles(principal)
+    assert stored["kept@example.com"]["attributes"]["full_name"] == "Stale"
+    assert get_queue().fetch_job(f"sort-indexes-{principal.workspace_id}") is None

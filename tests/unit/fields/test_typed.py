@@ -12,6 +12,8 @@ from ceramic_app.fields.typed import (
     ConversionError,
     check_value,
     convert_value,
+    format_number,
+    number_text,
     parse_text,
 )
 from ceramic_app.models import FieldType
@@ -167,3 +169,39 @@ def test_conversion_idempotent(value: object, new_type: FieldType) -> None:
     assert check_value(new_type, once) is None
     if once is not None:
         assert convert_value(once, new_type) == once
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (14220.869999999999, "14220.87"),
+        (4737.4800000000005, "4737.48"),
+        (0.1 + 0.2, "0.3"),
+        (3.0, "3"),
+        (-0.0, "0"),
+        (-2.5, "-2.5"),
+        (42, "42"),
+        (12345678901234567890, "12345678901234567890"),
+        (999999999999999.0, "999999999999999"),
+        (1e15, "1e+15"),
+        (1.5e20, "1.5e+20"),
+        (1e300, "1e+300"),
+        (0.0001, "0.0001"),
+        (1.234e-5, "1.234e-05"),
+        (123456.78901234567, "123456.789012346"),
+    ],
+)
+def test_format_number(value: int | float, expected: str) -> None:
+    assert format_number(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0.0, 4737.4800000000005, 14220.869999999999, 0.1 + 0.2, 2.5, -7, 10**15],
+)
+def test_number_text_round_trips(value: int | float) -> None:
+    assert parse_text(FieldType.NUMBER, number_text(value)) == value
+
+
+def test_convert_number_to_text_exact() -> None:
+    assert convert_value(4737.4800000000005, "text") == "4737.4800000000005"
