@@ -1,8 +1,8 @@
 """Workspace members: list, add, change roles and remove, each audited.
 
 Only admins manage members. A workspace always keeps at least one admin,
-and an admin cannot remove themselves, so nobody locks a workspace out by
-accident. Removing a member also ends their sessions in that workspace.
+and an admin cannot remove themselves, so no admin locks a workspace out
+by accident. Removing a member also ends their sessions in that workspace.
 """
 
 from __future__ import annotations

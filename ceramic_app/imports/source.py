@@ -469,7 +469,7 @@ def read_batches(
 def split_batch(batch: RecordBatch, sizes: list[int]) -> list[RecordBatch]:
     """Cut a batch into pieces of the given sizes, then one with the rest.
 
-    Each warning and problem goes with the piece that holds its line or
+    Each warning and problem goes with the piece that contains its line or
     record; anything before the first record stays with the first piece.
     """
     height = batch.frame.height

@@ -39,7 +39,7 @@ class NewProfileState(AppState):
 
     @rx.var
     def error_summary(self) -> str:
-        """How many inputs need fixing, shown beside the Create button."""
+        """Count the inputs that need fixing, for the line beside the Create button."""
         count = len(self.errors)
         if count == 0:
             return ""
