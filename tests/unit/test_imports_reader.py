@@ -63,6 +63,42 @@ def test_random_files_read_alike(
     assert fast == slow
 
 
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    rows=st.lists(st.lists(cell, min_size=0, max_size=4), max_size=12),
+    terminator=st.sampled_from(["\n", "\r\n"]),
+    block=st.integers(min_value=1, max_value=48),
+)
+def test_small_blocks_read_alike(
+    tmp_path: Path, monkeypatch, rows: list[list[str]], terminator: str, block: int
+) -> None:
+    monkeypatch.setattr(source, "POLARS_BLOCK_BYTES", block)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=terminator)
+    writer.writerow(["email", "name", "city"])
+    writer.writerows(rows)
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "blocks.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+    fast, slow = _both(path)
+    assert fast == slow
+
+
+def test_record_blocks_end_between_records(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.csv"
+    content = 'a,b\n1,"x\ny ""q"" \nz"\n2,w\n3,"\n"\n4,end'
+    path.write_bytes(b"\xef\xbb\xbf" + content.encode())
+    blocks = list(source._record_blocks(path, 5))
+    assert b"".join(blocks) == content.encode()
+    for block in blocks[:-1]:
+        assert block.endswith(b"\n")
+        assert block.count(b'"') % 2 == 0
+    assert blocks[-1] == b"4,end"
+
+
 def test_quoted_newlines_keep_physical_lines(tmp_path: Path) -> None:
     path = tmp_path / "lines.csv"
     path.write_bytes(b'a,b\r\n"x\r\ny",1\r\n\r\n"p\nq\nr",2\r\nz,3')
