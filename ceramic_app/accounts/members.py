@@ -14,10 +14,10 @@ from datetime import datetime
 from sqlalchemy import Connection, text
 
 from ceramic_app import audit
-from ceramic_app.accounts.passwords import hash_password
 from ceramic_app.accounts.service import (
     AccountError,
     Principal,
+    insert_user,
     validate_new_user,
 )
 from ceramic_app.db import set_workspace, tenant_connection
@@ -94,19 +94,7 @@ def add_member(principal: Principal, email: str, name: str, role: str) -> AddedM
         ).first()
         temporary: str | None = None
         if user is None:
-            user_id = conn.execute(
-                text(
-                    "INSERT INTO users (email, email_key, name, password_hash)"
-                    " VALUES (:e, :k, :n, :h)"
-                    " ON CONFLICT (email_key) DO NOTHING RETURNING id"
-                ),
-                {
-                    "e": email.strip(),
-                    "k": email_key,
-                    "n": name.strip()[:120],
-                    "h": hash_password(password),
-                },
-            ).scalar()
+            user_id = insert_user(conn, email, email_key, name, password)
             if user_id is None:
                 raise MemberError(
                     f"{email.strip()} signed up a moment ago. Add them again."

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import IntegrityError
 
 from ceramic_app.accounts.passwords import (
     hash_password,
@@ -148,6 +147,25 @@ def create_workspace(conn: Connection, name: str) -> tuple[int, str]:
     return int(row[0]), slug
 
 
+def insert_user(
+    conn: Connection, email: str, email_key: str, name: str, password: str
+) -> int | None:
+    """Insert a user with a hashed password; return its id, or None if the e-mail is taken."""
+    user_id = conn.execute(
+        text(
+            "INSERT INTO users (email, email_key, name, password_hash)"
+            " VALUES (:e, :k, :n, :h) ON CONFLICT (email_key) DO NOTHING RETURNING id"
+        ),
+        {
+            "e": email.strip(),
+            "k": email_key,
+            "n": name.strip()[:120],
+            "h": hash_password(password),
+        },
+    ).scalar()
+    return None if user_id is None else int(user_id)
+
+
 def sign_up(email: str, name: str, password: str, workspace_name: str) -> int:
     """Create a user, a new workspace, and make the user its admin.
 
@@ -163,23 +181,11 @@ def sign_up(email: str, name: str, password: str, workspace_name: str) -> int:
                 "An account with this e-mail already exists. Sign in instead.", "exists"
             )
         workspace_id, slug = create_workspace(conn, workspace_name)
-        try:
-            user_id = conn.execute(
-                text(
-                    "INSERT INTO users (email, email_key, name, password_hash)"
-                    " VALUES (:e, :k, :n, :h) RETURNING id"
-                ),
-                {
-                    "e": email.strip(),
-                    "k": email_key,
-                    "n": name.strip()[:120],
-                    "h": hash_password(password),
-                },
-            ).scalar_one()
-        except IntegrityError:
+        user_id = insert_user(conn, email, email_key, name, password)
+        if user_id is None:
             raise AccountError(
                 "An account with this e-mail already exists. Sign in instead.", "exists"
-            ) from None
+            )
         conn.execute(
             text(
                 "INSERT INTO memberships (workspace_id, user_id, role) VALUES (:w, :u, 'admin')"
@@ -220,18 +226,7 @@ def add_member(
             text("SELECT id FROM users WHERE email_key = :k"), {"k": email_key}
         ).scalar()
         if user_id is None:
-            user_id = conn.execute(
-                text(
-                    "INSERT INTO users (email, email_key, name, password_hash)"
-                    " VALUES (:e, :k, :n, :h) RETURNING id"
-                ),
-                {
-                    "e": email.strip(),
-                    "k": email_key,
-                    "n": name.strip()[:120],
-                    "h": hash_password(password),
-                },
-            ).scalar_one()
+            user_id = insert_user(conn, email, email_key, name, password)
         conn.execute(
             text(
                 "INSERT INTO memberships (workspace_id, user_id, role) VALUES (:w, :u, :r)"

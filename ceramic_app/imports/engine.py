@@ -864,8 +864,8 @@ class ImportRun:
         return JobStatus.COMPLETED.value
 
     def _audit(self, action: str, report: dict[str, Any]) -> None:
-        # Written in the transaction that sets the final status, so whoever
-        # sees the job finished also sees its audit entry.
+        # Written in the transaction that sets the final status, so a reader
+        # that sees the job finished also sees its audit entry.
         actor = JobActor(self.workspace_id, self.job_id, self._actor_label())
         audit.record_raw(
             self.conn,

@@ -110,6 +110,28 @@ def get_profile(principal: Principal, profile_id: int) -> ProfileView:
         return _load(conn, profile_id)
 
 
+def _new_profile_problems(
+    conn: Connection,
+    principal: Principal,
+    email: str,
+    custom_id: str | None,
+    attributes: Mapping[str, Any] | None,
+    *,
+    lock: bool,
+) -> tuple[dict[str, str], Schema, dict[str, Any], str, str, str | None]:
+    """Validate a new profile; return errors, schema, values, e-mail, key, custom ID."""
+    errors: dict[str, str] = {}
+    email_value, email_key = _clean_email(email, errors)
+    custom_id_value = _clean_custom_id(custom_id, errors)
+    schema = load_schema(conn, lock=lock)
+    values = _validated(schema, dict(attributes or {}), errors, partial=False)
+    _check_identity(
+        conn, principal.workspace_id, email_key, custom_id_value, None, errors
+    )
+    errors.update(check_unique(conn, schema, principal.workspace_id, values))
+    return errors, schema, values, email_value, email_key, custom_id_value
+
+
 def check_new_profile(
     principal: Principal,
     *,
@@ -119,16 +141,10 @@ def check_new_profile(
 ) -> dict[str, str]:
     """Return what create_profile would reject, as a message per key, without writing."""
     principal.require(Role.MEMBER)
-    errors: dict[str, str] = {}
-    _, email_key = _clean_email(email, errors)
-    custom_id_value = _clean_custom_id(custom_id, errors)
     with tenant_connection(principal.workspace_id) as conn:
-        schema = load_schema(conn)
-        values = _validated(schema, dict(attributes or {}), errors, partial=False)
-        _check_identity(
-            conn, principal.workspace_id, email_key, custom_id_value, None, errors
+        errors, *_ = _new_profile_problems(
+            conn, principal, email, custom_id, attributes, lock=False
         )
-        errors.update(check_unique(conn, schema, principal.workspace_id, values))
     return errors
 
 
@@ -147,16 +163,12 @@ def create_profile(
             field key) for invalid, missing or duplicate values.
     """
     principal.require(Role.MEMBER)
-    errors: dict[str, str] = {}
-    email_value, email_key = _clean_email(email, errors)
-    custom_id_value = _clean_custom_id(custom_id, errors)
     with tenant_connection(principal.workspace_id) as conn:
-        schema = load_schema(conn, lock=True)
-        values = _validated(schema, dict(attributes or {}), errors, partial=False)
-        _check_identity(
-            conn, principal.workspace_id, email_key, custom_id_value, None, errors
+        errors, schema, values, email_value, email_key, custom_id_value = (
+            _new_profile_problems(
+                conn, principal, email, custom_id, attributes, lock=True
+            )
         )
-        errors.update(check_unique(conn, schema, principal.workspace_id, values))
         if errors:
             raise ValidationFailed(errors)
         stored = {key: value for key, value in values.items() if value is not None}

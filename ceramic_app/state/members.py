@@ -146,11 +146,14 @@ class MembersState(AppState):
         if principal is None:
             yield await self._reject()
             return
+        if self.adding:
+            return
         email = self.new_email.strip()
-        if not email or self.adding:
-            self.add_error = "" if email else "Enter the e-mail of the person to add."
+        if not email:
+            self.add_error = "Enter the e-mail of the person to add."
             return
         name = self.new_name.strip() or email.split("@")[0]
+
         self.adding = True
         yield
         try:
@@ -164,9 +167,10 @@ class MembersState(AppState):
                 exc,
             )
             self.add_error = str(exc)
-            self.adding = False
             return
-        self.adding = False
+        finally:
+            self.adding = False
+
         self.new_email = ""
         self.new_name = ""
         self.add_error = ""

@@ -75,6 +75,7 @@ class ProfilesState(AppState):
     _page_after: str | None = None
     _page_before: str | None = None
     _push_next_url: bool = False
+    _tags_loaded: bool = False
     _listener_token: str = ""
 
     @rx.var
@@ -167,11 +168,14 @@ class ProfilesState(AppState):
         self.loading = True
         try:
             available, visible = await run_sync(columns.load_visible_columns, principal)
-            choices = await run_sync(tags.tag_choices, principal)
-            self.tag_choices = [
-                {"id": str(tag_id), "name": name, "color": color}
-                for tag_id, name, color in choices
-            ]
+            if not self._tags_loaded:
+                # Once per page load, not per page of rows.
+                choices = await run_sync(tags.tag_choices, principal)
+                self.tag_choices = [
+                    {"id": str(tag_id), "name": name, "color": color}
+                    for tag_id, name, color in choices
+                ]
+                self._tags_loaded = True
             if self.tag_filter and self.tag_filter not in {
                 c["id"] for c in self.tag_choices
             }:
@@ -242,6 +246,7 @@ class ProfilesState(AppState):
         """On_load: read search, tag, sort, page and cursor from the URL and load."""
         params = self.router.url.query_parameters
         self.search = str(params.get("q", ""))[:MAX_SEARCH_LENGTH]
+        self._tags_loaded = False
         tag = str(params.get("tag", ""))[:20]
         self.tag_filter = tag if tag.isdigit() else ""
         self.sort = str(params.get("sort", "created_at"))[:80]
