@@ -541,7 +541,7 @@ def _read_csv(
             for batch in _read_csv_polars(spec, batch_rows, skip_records):
                 yield batch
                 done = int(batch.frame["__record"][-1])
-        except (_UseCsvModule, pl.exceptions.PolarsError) as exc:
+        except (_UseCsvModule, pl.exceptions.PolarsError, OSError) as exc:
             logger.info(
                 "reading %s with the csv module from record %s: %s",
                 Path(spec.working_path).name,
@@ -574,7 +574,7 @@ def _read_csv_polars(
             missing_columns="insert",
             extra_columns="raise",
         ).collect()
-        for block in _record_blocks(Path(spec.working_path), POLARS_BLOCK_BYTES)
+        for block in _plain_blocks(Path(spec.working_path))
     )
     blank_header = [i for i, h in enumerate(spec.headers) if not h.strip()]
     limit = get_settings().max_value_chars * 4
@@ -583,6 +583,8 @@ def _read_csv_polars(
     pending: list[pl.DataFrame] = []
     for chunk in frames:
         if line == 0:
+            if chunk.height == 0:
+                continue
             _check_polars_chunk(chunk.head(1), names, width, limit)
             line = 2 + _line_ends(chunk.head(1), names).item()
             chunk = chunk.slice(1)
@@ -612,6 +614,29 @@ def _read_csv_polars(
             pending = [frame] if frame.height else []
     if pending:
         yield _polars_batch(pl.concat(pending), blank_header)
+
+
+def _plain_blocks(path: Path) -> Iterator[bytes]:
+    """Yield record blocks for Polars, refusing any that look compressed.
+
+    Polars decompresses input that starts with a gzip, zlib or zstd header
+    by itself. Text can start that way ("x^" is a valid zlib header, and
+    "x" followed by U+0001 decompresses to nothing), so such a block goes
+    to the csv module instead of being misread.
+    """
+    for block in _record_blocks(path, POLARS_BLOCK_BYTES):
+        if _compression_header(block):
+            raise _UseCsvModule("a block starts like compressed data")
+        yield block
+
+
+def _compression_header(data: bytes) -> bool:
+    """Whether data starts with a header that Polars takes for compression."""
+    return data[:2] in _ZLIB_HEADERS or data[:4] == b"\x28\xb5\x2f\xfd"
+
+
+# gzip and the four zlib headers (one per compression level).
+_ZLIB_HEADERS = (b"\x1f\x8b", b"x\x01", b"x^", b"x\x9c", b"x\xda")
 
 
 def _record_blocks(path: Path, size: int) -> Iterator[bytes]:

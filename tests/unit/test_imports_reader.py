@@ -196,3 +196,17 @@ def test_split_batch_smaller_than_first_size() -> None:
     frame = pl.DataFrame({"c0": ["a"], "__line": [2], "__record": [1]})
     batch = RecordBatch(frame=frame, warnings=[], problems={})
     assert split_batch(batch, [2_000, 8_000]) == [batch]
+
+
+def test_text_that_starts_like_compressed_data(tmp_path: Path, monkeypatch) -> None:
+    # Polars would decompress these prefixes: "x^" fails, "x\x01" reads nothing.
+    monkeypatch.setattr(source, "POLARS_BLOCK_BYTES", 8)
+    for name, content in {
+        "zlib_header.csv": "x^y,email\n1,a@example.com\nx^2,b@example.com\n",
+        "zlib_silent.csv": "x\x01,email\n1,a@example.com\nx\x012,b@example.com\n",
+    }.items():
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8", newline="")
+        fast, slow = _both(path)
+        assert fast == slow
+        assert [row[1] for row in fast[0]] == ["a@example.com", "b@example.com"]
