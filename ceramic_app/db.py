@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
 import psycopg
+from psycopg import sql
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlmodel import Session
 
@@ -87,6 +88,45 @@ def connect_raw(workspace_id: int | None = None) -> psycopg.Connection:
         )
         conn.commit()
     return conn
+
+
+def connect_bulk_writer(workspace_id: int) -> psycopg.Connection:
+    """Open a tenant-scoped connection that may also COPY straight into profiles.
+
+    PostgreSQL refuses COPY FROM into a table whose row-level security
+    applies to the current role. A bulk writer therefore logs in as the
+    owner (DATABASE_ADMIN_URL) and switches to the app role at once, so
+    every statement runs under row-level security like any other
+    connection; owner_privileges() lifts that only around one COPY whose
+    rows carry the workspace_id the code chose.
+    """
+    settings = get_settings()
+    conn = psycopg.connect(
+        to_libpq_url(settings.database_admin_url), options=_CONNECT_OPTIONS
+    )
+    try:
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(settings.app_role)))
+        conn.execute(
+            "SELECT set_config('app.workspace_id', %s, false)",
+            (str(int(workspace_id)),),
+        )
+        conn.commit()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@contextmanager
+def owner_privileges(conn: psycopg.Connection) -> Iterator[None]:
+    """Run the block as the connection's login role (the owner), then return.
+
+    For connections from connect_bulk_writer() only. If the block fails,
+    the transaction is aborted and its rollback restores the app role.
+    """
+    conn.execute("RESET ROLE")
+    yield
+    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(get_settings().app_role)))
 
 
 async def run_sync(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -32,7 +32,7 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from ceramic_app import audit, live
-from ceramic_app.db import connect_raw
+from ceramic_app.db import connect_bulk_writer, connect_raw
 from ceramic_app.imports.casting import (
     MAX_SAMPLES,
     CastResult,
@@ -57,7 +57,13 @@ from ceramic_app.imports.source import (
     remove_working_copy,
     split_batch,
 )
-from ceramic_app.imports.writer import Actor, BatchWriter, stored_holders, timed
+from ceramic_app.imports.writer import (
+    Actor,
+    BatchWriter,
+    stored_email_keys,
+    stored_holders,
+    timed,
+)
 from ceramic_app.models import FieldType, JobStatus
 from ceramic_app.settings import get_settings
 
@@ -180,8 +186,8 @@ def _cast_batches(
     options: ImportOptions,
     empty_clears: bool,
     workspace_id: int,
-) -> Iterator[tuple[RecordBatch, CastResult, dict[str, Any] | None]]:
-    """Read and cast batches and find stored owners of their values.
+) -> Iterator[tuple[RecordBatch, CastResult, dict[str, Any] | None, pl.Series | None]]:
+    """Read and cast batches, find stored owners of their values and stored keys.
 
     Runs on the reader thread with its own connection. Records up to done
     were committed by an earlier attempt and only feed the replay.
@@ -196,11 +202,12 @@ def _cast_batches(
                 batch.frame = batch.frame.filter(pl.col("__record") > done)
             started = time.perf_counter()
             cast = cast_batch(batch, plan, options, empty_clears)
-            holders = None
+            holders = existing = None
             if last > done:
                 holders = stored_holders(conn, workspace_id, plan, cast.frame)
+                existing = stored_email_keys(conn, workspace_id, cast.frame)
             cast.seconds = time.perf_counter() - started
-            yield batch, cast, holders
+            yield batch, cast, holders, existing
 
 
 # The first batch is cut into pieces of these sizes, so that the first
@@ -305,7 +312,7 @@ class ImportRun:
         self.job_id = int(job_id)
         self.dry_run = dry_run
         self.settings = get_settings()
-        self.conn = connect_raw(self.workspace_id)
+        self.conn = connect_bulk_writer(self.workspace_id)
         # The staging table of a 50,000-row batch is tens of MB; the 8 MB
         # default would spill it to disk. Only settable before first use.
         self.conn.execute("SET temp_buffers = '256MB'")
@@ -545,7 +552,7 @@ class ImportRun:
         self._tune_session()
         batch_rows = max(1, self.settings.import_batch_rows)
         try:
-            for batch, cast, holders in _prefetch(
+            for batch, cast, holders, existing in _prefetch(
                 _cast_batches(
                     spec,
                     batch_rows,
@@ -561,7 +568,14 @@ class ImportRun:
                     self._replay(cast, plan, memory)
                     continue
                 self._process(
-                    batch, cast, holders or {}, plan, memory, writer, error_file
+                    batch,
+                    cast,
+                    holders or {},
+                    existing,
+                    plan,
+                    memory,
+                    writer,
+                    error_file,
                 )
                 done = last_record
                 self._after_batch(done, last_record >= self.total)
@@ -622,6 +636,7 @@ class ImportRun:
         batch: RecordBatch,
         cast: CastResult,
         holders: dict[str, Any],
+        existing: pl.Series | None,
         plan: Plan,
         memory: ImportMemory,
         writer: BatchWriter,
@@ -631,13 +646,14 @@ class ImportRun:
         with timed(timings, "group"):
             grouped = group_batch(cast.frame, plan, memory, holders)
         try:
-            outcomes = writer.apply(grouped.groups)
+            outcomes = writer.apply(grouped.groups, existing=existing)
         except psycopg.errors.UniqueViolation as exc:
-            # Another writer stored one of the batch's custom_ids after the
-            # reader thread checked them: redo the batch with the check in
-            # this transaction, which rejects those rows instead.
+            # Another writer stored one of the batch's e-mails or custom_ids
+            # after the reader thread looked them up: redo the batch through
+            # the staging table with every check in this transaction, which
+            # updates those profiles or rejects those rows instead.
             self.conn.rollback()
-            self._log("batch hit a taken custom_id (%s); checking again", exc)
+            self._log("batch hit a key stored meanwhile (%s); checking again", exc)
             outcomes = writer.apply(grouped.groups, recheck=True)
         with timed(timings, "tally"):
             records = self._record_outcomes(grouped, outcomes)

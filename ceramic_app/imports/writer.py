@@ -1,8 +1,11 @@
-"""Database side of one import batch: COPY into a staging table, check, upsert.
+"""Database side of one import batch: COPY new profiles, stage and upsert the rest.
 
 Per batch, inside the caller's transaction:
 
-1. COPY the merged rows (one per e-mail key) into a TEMP staging table.
+0. Rows whose e-mail key no stored profile has (the reader thread looked
+   them up) are checked in Polars and copied straight into profiles, as a
+   raw COPY would. Imports that check a unique field rule stage them too.
+1. COPY the other merged rows (one per e-mail key) into a TEMP staging table.
 2. Look up the existing profiles (for classification and history).
 3. Reject rows whose custom_id or unique field value belongs to another
    stored profile, and rows that leave a required field empty on create.
@@ -13,7 +16,7 @@ Per batch, inside the caller's transaction:
    profile_changes row ({"key": [before, after]}) for each updated profile.
 5. Create missing tags and link them.
 
-With write=False (the validation pass) steps 4 and 5 are skipped, and the
+With write=False (the validation pass) nothing is written, and the
 caller rolls the transaction back.
 """
 
@@ -32,6 +35,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from ceramic_app.db import owner_privileges
 from ceramic_app.imports.mapping import FieldPlan, Plan
 from ceramic_app.models import FieldType
 
@@ -142,6 +146,30 @@ def stored_holders(
     return holders
 
 
+def stored_email_keys(
+    conn: psycopg.Connection, workspace_id: int, records: pl.DataFrame
+) -> pl.Series:
+    """Return the e-mail keys of the batch's ok records that a stored profile has.
+
+    Runs on the reader thread's connection, so the index probes overlap
+    the main connection's writes. The answer may be stale by the time the
+    batch is written; BatchWriter.apply() says how that is caught.
+    """
+    keys = records.filter(pl.col("__status") == "ok")["__key"].drop_nulls().unique()
+    found: list[str] = []
+    if keys.len():
+        with conn.cursor(row_factory=tuple_row) as cursor:
+            found = [
+                row[0]
+                for row in cursor.execute(
+                    "SELECT email_key FROM profiles"
+                    " WHERE workspace_id = %s AND email_key = ANY(%s)",
+                    (workspace_id, keys.to_list()),
+                )
+            ]
+    return pl.Series("email_key", found, dtype=pl.String)
+
+
 class BatchWriter:
     """Runs the per-batch SQL of one import on one connection."""
 
@@ -174,6 +202,12 @@ class BatchWriter:
             for f in plan.fields
             if f.rules.get("required") or (f.rules.get("unique") and not f.is_new)
         ]
+        # New profiles skip the staging table unless a unique field rule
+        # needs the in-transaction check that staging runs (attribute
+        # values have no unique index to catch a value stored meanwhile).
+        self.direct_create = not any(
+            f.rules.get("unique") and not f.is_new for f in plan.fields
+        )
         self.columns = [
             "grp",
             "first_line",
@@ -257,23 +291,46 @@ class BatchWriter:
             clear_keys = pl.lit("{}")
         return groups.with_columns(set_attrs=set_attrs, clear_keys=clear_keys)
 
-    def apply(self, groups: pl.DataFrame, recheck: bool = False) -> pl.DataFrame:
-        """Stage, check and (when writing) upsert one batch of merged rows.
+    def apply(
+        self,
+        groups: pl.DataFrame,
+        recheck: bool = False,
+        existing: pl.Series | None = None,
+    ) -> pl.DataFrame:
+        """Check and (when writing) store one batch of merged rows.
+
+        existing holds the batch's e-mail keys that the reader thread found
+        stored. Rows whose key it did not find, and that no earlier batch
+        wrote, are new profiles: they are checked in Polars and copied
+        straight into profiles. Every other row goes through the staging
+        table. If a profile with one of those keys, or one of their
+        custom_ids, is stored in between, the COPY fails on the unique
+        index and the caller retries with recheck=True.
 
         The custom_ids were checked against stored profiles on the reader
-        thread. recheck=True checks them again in this transaction, for the
-        retry after a custom_id stored in between made the upsert fail.
+        thread. recheck=True checks them again in this transaction and
+        stages every row, for the retry after a key or custom_id stored in
+        between made a write fail.
 
         Returns one row per group: grp, outcome ("created", "updated",
         "unchanged", "skip_existing", "skip_missing" or "rejected") and reason.
         """
         if groups.height == 0:
-            return pl.DataFrame(
-                {"grp": [], "outcome": [], "reason": []},
-                schema={"grp": pl.Int64, "outcome": pl.String, "reason": pl.String},
-            )
+            return _outcome_frame([])
         with timed(self.timings, "build_json"):
             groups = self.attribute_columns(groups)
+        parts = []
+        if existing is not None and not recheck and self.direct_create:
+            new = ~pl.col("continuing") & ~pl.col("email_key").is_in(existing.implode())
+            fresh = groups.filter(new)
+            groups = groups.filter(~new)
+            if fresh.height:
+                parts.append(self._create_fresh(fresh))
+        if groups.height:
+            parts.append(self._apply_staged(groups, recheck))
+        return pl.concat(parts) if len(parts) > 1 else parts[0]
+
+    def _apply_staged(self, groups: pl.DataFrame, recheck: bool) -> pl.DataFrame:
         with timed(self.timings, "copy_stage"):
             self._copy(groups)
         with timed(self.timings, "lookup"):
@@ -286,7 +343,18 @@ class BatchWriter:
                 self._upsert()
             if self.plan.tags_index is not None:
                 with timed(self.timings, "tags"):
-                    self._link_tags()
+                    pairs = self.conn.execute(
+                        "SELECT profile_id, tags::text FROM import_stage"
+                        " WHERE reject IS NULL AND skip IS NULL"
+                        "   AND profile_id IS NOT NULL AND tags IS NOT NULL"
+                    ).fetchall()
+                    self._link_tags(
+                        pl.DataFrame(
+                            [tuple(_row_values(row)) for row in pairs],
+                            schema={"id": pl.Int64, "tags": pl.String},
+                            orient="row",
+                        )
+                    )
         rows = self.conn.execute(
             "SELECT grp,"
             " CASE WHEN reject IS NOT NULL THEN 'rejected'"
@@ -295,14 +363,78 @@ class BatchWriter:
             f"      WHEN {_changed()} THEN 'updated' ELSE 'unchanged' END AS outcome,"
             " reject AS reason FROM import_stage"
         ).fetchall()
-        return pl.DataFrame(
-            [
-                tuple(row.values()) if isinstance(row, dict) else tuple(row)
-                for row in rows
-            ],
-            schema={"grp": pl.Int64, "outcome": pl.String, "reason": pl.String},
-            orient="row",
+        return _outcome_frame([tuple(_row_values(row)) for row in rows])
+
+    def _create_fresh(self, fresh: pl.DataFrame) -> pl.DataFrame:
+        """Check new profiles in Polars and COPY them into profiles.
+
+        The same checks as the staging path make for a row with no stored
+        profile: the mode, then required fields.
+        """
+        if self.mode == "update":
+            return fresh.select(
+                "grp",
+                outcome=pl.lit("skip_missing"),
+                reason=pl.lit(None, dtype=pl.String),
+            )
+        missing = [
+            pl.when(pl.col(f"v_{f.key}").is_null()).then(
+                pl.lit(f"{f.source.strip() or f.key}: a value is required")
+            )
+            for f in self.plan.fields
+            if f.rules.get("required")
+        ]
+        reason = pl.coalesce(missing) if missing else pl.lit(None, dtype=pl.String)
+        fresh = fresh.with_columns(reason=reason).with_columns(
+            outcome=pl.when(pl.col("reason").is_null())
+            .then(pl.lit("created"))
+            .otherwise(pl.lit("rejected"))
         )
+        if self.write:
+            created = fresh.filter(pl.col("outcome") == "created").sort("email_key")
+            if created.height:
+                with timed(self.timings, "copy_profiles"):
+                    self._copy_profiles(created)
+        return fresh.select("grp", "outcome", "reason")
+
+    def _copy_profiles(self, created: pl.DataFrame) -> None:
+        columns = ["workspace_id", "email", "email_key", "custom_id", "attributes"]
+        frame = created.select(
+            workspace_id=pl.lit(self.workspace_id, dtype=pl.Int64),
+            email=pl.col("email"),
+            email_key=pl.col("email_key"),
+            custom_id=pl.col("custom_id"),
+            attributes=pl.col("set_attrs"),
+        )
+        tagged = self.plan.tags_index is not None
+        if tagged:
+            # COPY returns nothing, so the tags step needs the ids up front.
+            ids = self.conn.execute(
+                "SELECT nextval(pg_get_serial_sequence('profiles', 'id'))"
+                " FROM generate_series(1, %s)",
+                (created.height,),
+            ).fetchall()
+            frame = frame.with_columns(
+                id=pl.Series([_row_values(row)[0] for row in ids], dtype=pl.Int64)
+            )
+            columns.append("id")
+        buffer = io.BytesIO()
+        frame.select(columns).write_csv(
+            buffer, include_header=False, quote_style="non_numeric", null_value="\\N"
+        )
+        statement = sql.SQL(
+            "COPY profiles ({}) FROM STDIN (FORMAT csv, NULL '\\N')"
+        ).format(sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+        with owner_privileges(self.conn):
+            with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
+                copy.write(buffer.getbuffer())
+        if tagged:
+            with timed(self.timings, "tags"):
+                self._link_tags(
+                    frame.select("id", tags=created["tags"]).filter(
+                        pl.col("tags").is_not_null()
+                    )
+                )
 
     def _copy(self, groups: pl.DataFrame) -> None:
         buffer = io.BytesIO()
@@ -479,23 +611,45 @@ class BatchWriter:
             )
         )
 
-    def _link_tags(self) -> None:
-        params = {"ws": self.workspace_id}
+    def _link_tags(self, tagged: pl.DataFrame) -> None:
+        """Create missing tags and link them; tagged has id and tags (JSON array text)."""
+        pairs = (
+            tagged.select("id", name=pl.col("tags").str.json_decode(pl.List(pl.String)))
+            .explode("name")
+            .drop_nulls()
+        )
+        if pairs.height == 0:
+            return
+        params = {
+            "ws": self.workspace_id,
+            "ids": pairs["id"].to_list(),
+            "names": pairs["name"].to_list(),
+        }
         self.conn.execute(
             "INSERT INTO tags (workspace_id, name)"
             " SELECT DISTINCT ON (lower(t.name)) %(ws)s, t.name"
-            "   FROM import_stage s, jsonb_array_elements_text(s.tags) AS t(name)"
-            "  WHERE s.reject IS NULL AND s.skip IS NULL AND s.tags IS NOT NULL"
+            "   FROM unnest(%(names)s::text[]) AS t(name)"
             " ON CONFLICT (workspace_id, lower(name)) DO NOTHING",
             params,
         )
         self.conn.execute(
             "INSERT INTO profile_tags (workspace_id, profile_id, tag_id)"
-            " SELECT DISTINCT %(ws)s, s.profile_id, g.id"
-            "   FROM import_stage s, jsonb_array_elements_text(s.tags) AS t(name),"
-            "        tags g"
-            "  WHERE s.reject IS NULL AND s.skip IS NULL AND s.profile_id IS NOT NULL"
-            "    AND g.workspace_id = %(ws)s AND lower(g.name) = lower(t.name)"
+            " SELECT DISTINCT %(ws)s, v.id, g.id"
+            "   FROM unnest(%(ids)s::bigint[], %(names)s::text[]) AS v(id, name)"
+            "   JOIN tags g ON g.workspace_id = %(ws)s AND lower(g.name) = lower(v.name)"
             " ON CONFLICT DO NOTHING",
             params,
         )
+
+
+def _row_values(row: object) -> tuple:
+    """Values of a row from a tuple or dict row factory."""
+    return tuple(row.values()) if isinstance(row, dict) else tuple(row)  # type: ignore[union-attr]
+
+
+def _outcome_frame(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={"grp": pl.Int64, "outcome": pl.String, "reason": pl.String},
+        orient="row",
+    )

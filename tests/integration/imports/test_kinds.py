@@ -376,3 +376,71 @@ def test_custom_id_taken_during_batch_retried(principal, tmp_path, monkeypatch):
     assert errors(job)["2"] == (
         "custom_id: 'C-1' already belongs to another profile (owner@example.com)"
     )
+
+
+def test_email_stored_during_batch_retried(principal, tmp_path, monkeypatch):
+    # Simulates a profile stored by another writer after the reader thread
+    # looked up the batch's e-mails: the direct COPY of new profiles hits
+    # the unique index, and the batch is redone through the staging table,
+    # which updates that profile instead.
+    import polars as pl
+
+    from ceramic_app.imports import engine
+
+    monkeypatch.setattr(
+        engine,
+        "stored_email_keys",
+        lambda *args: pl.Series("email_key", [], dtype=pl.String),
+    )
+    add_field(principal, "city", "text")
+    add_profile(principal, "late@example.com", {"city": "Oslo"})
+    path = tmp_path / "race.csv"
+    path.write_text(
+        "email,city,Tags\r\nlate@example.com,Bergen,vip\r\nnew@example.com,Turku,vip\r\n",
+        encoding="utf-8",
+    )
+    job_id, _ = prepare(principal, path)
+    service.start_import(principal, job_id, enqueue=False)
+    assert engine.run_import(principal.workspace_id, job_id) == "completed"
+    job = service.get_import(principal, job_id)
+    assert counts(job) == summary(created=1, updated=1)
+    with tenant_connection(principal.workspace_id) as conn:
+        rows = conn.execute(
+            text(
+                "SELECT p.email_key, p.attributes ->> 'city', t.name FROM profiles p"
+                " LEFT JOIN profile_tags pt ON pt.profile_id = p.id"
+                " LEFT JOIN tags t ON t.id = pt.tag_id ORDER BY 1"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("late@example.com", "Bergen", "vip"),
+        ("new@example.com", "Turku", "vip"),
+    ]
+
+
+def test_new_and_stored_profiles_in_one_batch(principal, worker, tmp_path):
+    # New rows are copied straight into profiles, stored ones are staged and
+    # upserted; both get their tags and required-field checks.
+    add_field(principal, "city", "text", rules={"required": True})
+    add_profile(principal, "old@example.com", {"city": "Oslo"})
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "email,city,Tags\r\nold@example.com,,gold\r\nnew@example.com,Turku,gold\r\n"
+        "nocity@example.com,,gold\r\n",
+        encoding="utf-8",
+    )
+    job = run_file(principal, path, worker=worker)
+    assert counts(job) == summary(created=1, updated=1, rejected=1)
+    assert errors(job)["4"] == "city: a value is required"
+    with tenant_connection(principal.workspace_id) as conn:
+        rows = conn.execute(
+            text(
+                "SELECT p.email_key, p.attributes ->> 'city', t.name FROM profiles p"
+                " LEFT JOIN profile_tags pt ON pt.profile_id = p.id"
+                " LEFT JOIN tags t ON t.id = pt.tag_id ORDER BY 1"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("new@example.com", "Turku", "gold"),
+        ("old@example.com", "Oslo", "gold"),
+    ]
