@@ -22,6 +22,8 @@ from ceramic_app.imports.followup import (
     search_refresh_rq_id,
 )
 from ceramic_app.queues import get_queue
+from ceramic_app.state.import_history import _row as history_row
+from ceramic_app.state.import_view import SEARCH_CATCHING_UP
 from tests.integration.imports.support import (
     add_profile,
     prepare,
@@ -121,6 +123,15 @@ def test_refresh_waits_for_import_end(principal, tmp_path):
     assert refresh_import_search(principal.workspace_id, job["id"]) == 0
     assert service.get_import(principal, job["id"])["search_indexed_at"] is None
     assert len(stale_search_documents(principal)) == 20
+
+
+def test_history_shows_search_catching_up(principal, tmp_path):
+    job = import_inline(principal, write_people(tmp_path / "p.csv", 3))
+    [pending] = service.list_imports(principal)
+    assert history_row(pending)["search_note"] == SEARCH_CATCHING_UP
+    refresh_import_search(principal.workspace_id, job["id"])
+    [indexed] = service.list_imports(principal)
+    assert history_row(indexed)["search_note"] == ""
 
 
 def test_refresh_runs_once(principal, tmp_path):
