@@ -137,13 +137,15 @@ def _run_job_inline(
     """Run the job function a worker runs, in this process, with a progress bar.
 
     After a real import it also runs the worker's follow-up work, so calculated
-    fields and sort indexes match an import run by an RQ worker.
+    fields, sort indexes and search documents match an import run by an RQ
+    worker. The search refresh runs here rather than in a queue, because no
+    worker may be running.
     """
     import threading
 
     from ceramic_app.imports import service
     from ceramic_app.imports.engine import run_import, run_validation
-    from ceramic_app.imports.followup import run_after_import
+    from ceramic_app.imports.followup import refresh_import_search, run_after_import
 
     if dry_run:
         service.start_validation(principal, job_id, enqueue=False)
@@ -186,11 +188,18 @@ def _run_job_inline(
         progress.update(
             task, completed=job["total_records"] or 0, total=job["total_records"] or 1
         )
+    if not dry_run and outcome.get("status") in ("completed", "cancelled"):
+        # The same follow-up the RQ import task runs after run_import.
+        run_after_import(principal.workspace_id, job_id, refresh_search_inline=True)
+    elif not dry_run:
+        # A failed or rejected import may have committed batches before it stopped.
+        try:
+            refresh_import_search(principal.workspace_id, job_id)
+        except Exception:
+            # Logged so that the import's own error, raised below, stays visible.
+            logger.exception("search refresh after import job %s failed", job_id)
     if "error" in outcome:
         raise outcome["error"]
-    if not dry_run and outcome["status"] in ("completed", "cancelled"):
-        # The same follow-up the RQ import task runs after run_import.
-        run_after_import(principal.workspace_id, job_id)
     return service.get_import(principal, job_id)
 
 

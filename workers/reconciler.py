@@ -7,6 +7,11 @@ restart) while the status is running and the heartbeat stops. reconcile() finds 
 through the stale_jobs() database function and re-enqueues them; a job that
 has already used MAX_ATTEMPTS attempts is marked failed with a reason, so no
 job shows "running" forever.
+
+It also finds imports that stopped writing more than
+SEARCH_REFRESH_AFTER_SECONDS ago whose search refresh never recorded its end
+(import_jobs.search_indexed_at), through imports_awaiting_search(), and
+queues that refresh again unless its RQ entry is still queued or running.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from rq.job import Job
 from ceramic_app.db import connect_raw
 from ceramic_app.imports.engine import MAX_ATTEMPTS as IMPORT_MAX_ATTEMPTS
 from ceramic_app.imports.engine import fail_job
+from ceramic_app.imports.followup import enqueue_search_refresh
 from ceramic_app.imports.service import enqueue_import, enqueue_validation
 from ceramic_app.queues import get_redis
 from workers.background import MAX_ATTEMPTS as BACKGROUND_MAX_ATTEMPTS
@@ -31,6 +37,9 @@ logger = logging.getLogger(__name__)
 # A running job touches heartbeat_at every 10 s (imports) or on each progress
 # call (background jobs); a minute of silence means its worker is gone.
 STALE_AFTER_SECONDS = 60
+# The refresh is queued when an import stops and usually ends within minutes
+# (an estimate). A longer wait means that its queue entry or worker was lost.
+SEARCH_REFRESH_AFTER_SECONDS = 300
 _ALIVE_RQ_STATES = {"queued", "started", "deferred", "scheduled"}
 
 
@@ -55,7 +64,10 @@ def _rq_alive(redis: Redis, rq_job_id: str | None) -> bool:
     return getattr(status, "value", status) in _ALIVE_RQ_STATES
 
 
-def reconcile(stale_after_seconds: float = STALE_AFTER_SECONDS) -> list[Action]:
+def reconcile(
+    stale_after_seconds: float = STALE_AFTER_SECONDS,
+    search_after_seconds: float = SEARCH_REFRESH_AFTER_SECONDS,
+) -> list[Action]:
     """Re-enqueue stranded jobs and fail those out of attempts; return what was done."""
     redis = get_redis()
     actions: list[Action] = []
@@ -63,6 +75,11 @@ def reconcile(stale_after_seconds: float = STALE_AFTER_SECONDS) -> list[Action]:
         stale = conn.execute(
             "SELECT kind, workspace_id, id, status FROM stale_jobs(make_interval(secs => %s))",
             (stale_after_seconds,),
+        ).fetchall()
+        awaiting_search = conn.execute(
+            "SELECT workspace_id, id FROM imports_awaiting_search("
+            "make_interval(secs => %s))",
+            (search_after_seconds,),
         ).fetchall()
         conn.commit()
     for kind, workspace_id, job_id, status in stale:
@@ -93,7 +110,31 @@ def reconcile(stale_after_seconds: float = STALE_AFTER_SECONDS) -> list[Action]:
                 action,
             )
             actions.append(Action(kind, workspace_id, job_id, action))
+    for workspace_id, job_id in awaiting_search:
+        action = _reconcile_search(workspace_id, job_id)
+        if action:
+            logger.warning(
+                "reconciler: search refresh of import job %s workspace %s: %s",
+                job_id,
+                workspace_id,
+                action,
+            )
+            actions.append(Action("import.search", workspace_id, job_id, action))
     return actions
+
+
+def _reconcile_search(workspace_id: int, job_id: int) -> str | None:
+    try:
+        if not enqueue_search_refresh(workspace_id, job_id):
+            return None  # its RQ entry is queued or running
+    except Exception:
+        logger.exception(
+            "reconciling the search refresh of import job %s in workspace %s failed",
+            job_id,
+            workspace_id,
+        )
+        return None
+    return "search refresh queued again"
 
 
 def _reconcile_import(
@@ -125,6 +166,7 @@ def _reconcile_import(
                 " died or its queue entry was lost); it is not retried again."
                 " Profiles from batches that were committed stay imported.",
             )
+            enqueue_search_refresh(workspace_id, job_id)
             return "failed: out of attempts"
         if status == "validating":
             changed = conn.execute(

@@ -65,6 +65,7 @@ from ceramic_app.imports.writer import (
     timed,
 )
 from ceramic_app.models import FieldType, JobStatus
+from ceramic_app.search.index import defer_search
 from ceramic_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -591,6 +592,10 @@ class ImportRun:
         # JIT compiling each batch's statements costs more than it saves on
         # 50,000-row joins.
         self.conn.execute("SET jit = off")
+        # A follow-up job writes the search documents after the import
+        # (imports.followup): full-text indexing was about 60% of a raw COPY
+        # into profiles with every index (docs/BENCHMARKS.md).
+        defer_search(self.conn)
         self.conn.commit()
 
     def _actor_label(self) -> str:

@@ -86,6 +86,8 @@ class ImportSummary:
     total_records: int | None
     error_file_path: str | None
     error_message: str | None
+    started_at: Any
+    search_indexed_at: Any
 
 
 def _safe_name(file_name: str) -> str:

@@ -70,6 +70,11 @@ class ImportJob(SQLModel, table=True):
     finished_at: datetime | None = Field(
         default=None, sa_column=timestamp(nullable=True, default_now=False)
     )
+    # When the search documents of the profiles this import wrote were
+    # refreshed; NULL while that follow-up job is pending.
+    search_indexed_at: datetime | None = Field(
+        default=None, sa_column=timestamp(nullable=True, default_now=False)
+    )
 
 
 class BackgroundJob(SQLModel, table=True):

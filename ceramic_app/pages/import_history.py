@@ -35,7 +35,24 @@ def _row(job: rx.Var) -> rx.Component:
                 max_width="320px",
             )
         ),
-        rx.table.cell(status_badge(job["status"])),
+        rx.table.cell(
+            rx.vstack(
+                status_badge(job["status"]),
+                rx.cond(
+                    job["search_note"] != "",
+                    rx.text(
+                        job["search_note"],
+                        size="1",
+                        color_scheme="gray",
+                        white_space="nowrap",
+                        title="Full-text search does not cover every profile of"
+                        " this import yet.",
+                        data_testid="history-search-note",
+                    ),
+                ),
+                spacing="1",
+            )
+        ),
         rx.table.cell(job["who"]),
         rx.table.cell(
             local_time(value=job["created_at"].to(str), mode="datetime"),

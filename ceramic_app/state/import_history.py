@@ -12,7 +12,7 @@ from ceramic_app.db import run_sync
 from ceramic_app.imports import service as imports
 from ceramic_app.models import Role
 from ceramic_app.state.base import AppState
-from ceramic_app.state.import_view import format_bytes
+from ceramic_app.state.import_view import format_bytes, search_note
 
 
 def _row(job: imports.ImportSummary) -> dict[str, str]:
@@ -32,6 +32,9 @@ def _row(job: imports.ImportSummary) -> dict[str, str]:
         "progress": f"{done:,} / {total:,}" if total else f"{done:,}",
         "has_errors": "yes" if job.error_file_path and job.rejected_count else "",
         "message": job.error_message or "",
+        "search_note": search_note(
+            job.finished_at, job.started_at, job.search_indexed_at
+        ),
     }
 
 

@@ -59,6 +59,20 @@ def bar_counts(
     return records_done, total_records
 
 
+SEARCH_CATCHING_UP = "Search is catching up"
+
+
+def search_note(finished_at: Any, started_at: Any, search_indexed_at: Any) -> str:
+    """Return the note for an import whose profiles are not all searchable yet.
+
+    An import that started writing and has stopped waits for its search
+    refresh job; the note shows until the job sets search_indexed_at.
+    """
+    if finished_at is None or started_at is None or search_indexed_at is not None:
+        return ""
+    return SEARCH_CATCHING_UP
+
+
 def error_rows(entries: list[dict[str, Any]], limit: int = 100) -> list[dict[str, str]]:
     """Return report errors or warnings as table rows of strings."""
     rows = []

@@ -99,6 +99,42 @@ def wait_for(
     raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s\n{log}")
 
 
+def wait_for_search(
+    principal: Principal,
+    job_id: int,
+    timeout: float = 60.0,
+    worker: WorkerProcess | None = None,
+) -> dict[str, Any]:
+    """Poll the job row until its search refresh has recorded its end."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = service.get_import(principal, job_id)
+        if job["search_indexed_at"] is not None:
+            return job
+        time.sleep(0.1)
+    log = worker.output()[-3000:] if worker else ""
+    raise AssertionError(
+        f"search refresh of job {job_id} not done after {timeout}s\n{log}"
+    )
+
+
+def stale_search_documents(principal: Principal) -> list[str]:
+    """Return the e-mail keys whose stored search document is missing or outdated."""
+    with tenant_connection(principal.workspace_id) as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT p.email_key FROM profiles p"
+                    " LEFT JOIN profile_search s"
+                    "   ON s.workspace_id = p.workspace_id AND s.profile_id = p.id"
+                    " WHERE s.document IS DISTINCT FROM"
+                    "   profile_search_vector(p.email_key, p.custom_id, p.attributes)"
+                    " ORDER BY p.email_key"
+                )
+            ).scalars()
+        )
+
+
 def add_field(
     principal: Principal,
     key: str,

@@ -26,6 +26,7 @@ from tests.integration.imports.support import (
     profiles,
     run_file,
     wait_for,
+    wait_for_search,
 )
 
 
@@ -126,14 +127,16 @@ def test_case05_multibyte_roundtrip(principal, worker):
     assert stored["lukasz.zrodlo@example.com"]["attributes"]["notes"] == "ß vs ẞ"
     assert "Ã" not in repr(stored)
     assert "Â" not in repr(stored)
+    wait_for_search(principal, job["id"], worker=worker)
     with tenant_connection(principal.workspace_id) as conn:
         for term in ("conceição", "CONCEIÇÃO"):
             found = (
                 conn.execute(
                     text(
-                        "SELECT email_key FROM profiles WHERE"
-                        " profile_search_vector(email_key, custom_id, attributes)"
-                        " @@ plainto_tsquery('simple', :q)"
+                        "SELECT p.email_key FROM profile_search s"
+                        " JOIN profiles p"
+                        "   ON p.workspace_id = s.workspace_id AND p.id = s.profile_id"
+                        " WHERE s.document @@ plainto_tsquery('simple', :q)"
                     ),
                     {"q": term},
                 )

@@ -15,7 +15,12 @@ from ceramic_app.db import tenant_connection
 from ceramic_app.queues import get_queue
 from ceramic_app.settings import PROJECT_ROOT
 from tests.conftest import IMPORT_CASES
-from tests.integration.imports.support import add_field, add_profile, profiles
+from tests.integration.imports.support import (
+    add_field,
+    add_profile,
+    profiles,
+    stale_search_documents,
+)
 
 
 def ceramic(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -44,6 +49,24 @@ def test_cli_import_prints_report(principal):
         in result.stdout
     )
     assert len(profiles(principal)) == 3
+
+
+def test_cli_import_refreshes_search(principal):
+    # No worker runs here: the command must write the documents itself.
+    result = ceramic(
+        "import",
+        str(IMPORT_CASES / "05_utf8_multibyte_roundtrip.csv"),
+        "--workspace",
+        principal.workspace_slug,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    with tenant_connection(principal.workspace_id) as conn:
+        indexed = conn.execute(
+            text("SELECT search_indexed_at FROM import_jobs")
+        ).scalar_one()
+    assert indexed is not None
+    assert len(profiles(principal)) == 4
+    assert stale_search_documents(principal) == []
 
 
 def test_cli_dry_run_writes_nothing(principal):

@@ -48,6 +48,29 @@ def test_deletion_job_removes_field(
     assert events[-1]["status"] == "completed"
 
 
+def test_deletion_job_keeps_search_documents(
+    admin: Principal, wait_for_job, owner_sql
+) -> None:
+    field = fields.create_field(admin, key="plan", label="Plan", field_type="text")
+    _profiles_with(admin, "plan", ["gold", "silver", "gold"])
+    job = wait_for_job(admin, field_jobs.start_field_deletion(admin, field.id))
+    assert job.status == "completed"
+    stale = owner_sql(
+        "SELECT p.id FROM profiles p LEFT JOIN profile_search s"
+        "   ON s.workspace_id = p.workspace_id AND s.profile_id = p.id"
+        " WHERE p.workspace_id = %s AND s.document IS DISTINCT FROM"
+        "   profile_search_vector(p.email_key, p.custom_id, p.attributes)",
+        (admin.workspace_id,),
+    )
+    assert stale == []
+    matches = owner_sql(
+        "SELECT count(*) FROM profile_search WHERE workspace_id = %s"
+        " AND document @@ plainto_tsquery('simple', 'gold')",
+        (admin.workspace_id,),
+    )
+    assert matches == [(0,)]
+
+
 def test_type_change_job_converts(admin: Principal, wait_for_job) -> None:
     field = fields.create_field(admin, key="score", label="Score", field_type="text")
     first, second = _profiles_with(admin, "score", ["12", "n/a"])
