@@ -15,6 +15,7 @@ compact JSON for arrays and json fields.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -73,6 +74,8 @@ class CastResult:
     column_errors: dict[str, int]
     errors: list[dict[str, Any]]
     seconds: float = 0.0
+    # Reader-thread seconds per step (read, cast, stored lookups).
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def column_label(header: str, index: int) -> str:

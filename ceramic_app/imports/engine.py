@@ -187,29 +187,49 @@ def _cast_batches(
     options: ImportOptions,
     empty_clears: bool,
     workspace_id: int,
+    lookups: threading.Event,
 ) -> Iterator[tuple[RecordBatch, CastResult, dict[str, Any] | None, pl.Series | None]]:
     """Read and cast batches, find stored owners of their values and stored keys.
 
     Runs on the reader thread with its own connection. Records up to done
-    were committed by an earlier attempt and only feed the replay.
+    were committed by an earlier attempt and only feed the replay. Until
+    lookups is set, the stored lookups are skipped: the batch is then
+    written as if none of its keys were stored (see ImportRun._process).
     """
     with connect_raw(workspace_id) as conn:
         conn.autocommit = True
         conn.execute("SET jit = off")
-        for batch in _ramp_up(read_batches(spec, batch_rows), batch_rows):
+        batches = _ramp_up(read_batches(spec, batch_rows), batch_rows)
+        while True:
+            started = time.perf_counter()
+            batch = next(batches, None)
+            if batch is None:
+                return
+            read = time.perf_counter()
             first = int(batch.frame["__record"][0])
             last = int(batch.frame["__record"][-1])
             if first <= done < last:
                 batch.frame = batch.frame.filter(pl.col("__record") > done)
-            started = time.perf_counter()
             cast = cast_batch(batch, plan, options, empty_clears)
+            casted = time.perf_counter()
             holders = existing = None
-            if last > done:
+            if last > done and lookups.is_set():
                 holders = stored_holders(conn, workspace_id, plan, cast.frame)
                 existing = stored_email_keys(conn, workspace_id, cast.frame)
-            cast.seconds = time.perf_counter() - started
+            elif last > done:
+                holders, existing = {}, NONE_STORED
+            ended = time.perf_counter()
+            cast.seconds = ended - started
+            cast.timings = {
+                "reader_read": read - started,
+                "reader_cast": casted - read,
+                "reader_stored_lookups": ended - casted,
+            }
             yield batch, cast, holders, existing
 
+
+# What a batch assumes when the reader skipped its stored lookups.
+NONE_STORED = pl.Series("email_key", [], dtype=pl.String)
 
 # The first batch is cut into pieces of these sizes, so that the first
 # commit, and with it the first progress, comes within a second instead of
@@ -552,6 +572,16 @@ class ImportRun:
         self._timings = writer.timings
         self._tune_session()
         batch_rows = max(1, self.settings.import_batch_rows)
+        # Lookups of stored e-mails and custom_ids cost an index probe per
+        # record on a core the write needs. When new profiles are copied
+        # straight into profiles, the unique indexes find stored keys too,
+        # so the import starts without lookups and turns them on at the
+        # first batch that hits a stored key. A validation pass writes
+        # nothing, and update-only or staged imports must know which rows
+        # exist before writing, so those look up from the start.
+        self.lookups = threading.Event()
+        if self.dry_run or options.mode == "update" or not writer.direct_create:
+            self.lookups.set()
         try:
             for batch, cast, holders, existing in _prefetch(
                 _cast_batches(
@@ -562,6 +592,7 @@ class ImportRun:
                     options,
                     empty_clears,
                     self.workspace_id,
+                    self.lookups,
                 )
             ):
                 last_record = int(batch.frame["__record"][-1])
@@ -653,12 +684,20 @@ class ImportRun:
         try:
             outcomes = writer.apply(grouped.groups, existing=existing)
         except psycopg.errors.UniqueViolation as exc:
-            # Another writer stored one of the batch's e-mails or custom_ids
-            # after the reader thread looked them up: redo the batch through
-            # the staging table with every check in this transaction, which
+            # A new profile's e-mail or custom_id is stored: the reader did
+            # not look (see _run_batches), or another writer stored it after
+            # the reader looked. Redo the batch with stored owners looked up
+            # and every row staged and checked in this transaction, which
             # updates those profiles or rejects those rows instead.
             self.conn.rollback()
-            self._log("batch hit a key stored meanwhile (%s); checking again", exc)
+            if not self.lookups.is_set():
+                self._log("batch holds stored keys; looking them up from now on")
+                self.lookups.set()
+            else:
+                self._log("batch hit a key stored meanwhile (%s); checking again", exc)
+            with timed(timings, "group"):
+                holders = stored_holders(self.conn, self.workspace_id, plan, cast.frame)
+                grouped = group_batch(cast.frame, plan, memory, holders)
             outcomes = writer.apply(grouped.groups, recheck=True)
         with timed(timings, "tally"):
             records = self._record_outcomes(grouped, outcomes)
@@ -672,7 +711,8 @@ class ImportRun:
                 self.conn.rollback()
         with timed(timings, "remember"):
             remember(memory, plan, records)
-        timings["reader_thread_cast_and_holders"] += cast.seconds
+        for name, seconds in cast.timings.items():
+            timings[name] += seconds
         self.records_this_attempt += batch.frame.height
 
     @staticmethod

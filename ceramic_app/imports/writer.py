@@ -322,13 +322,44 @@ class BatchWriter:
         parts = []
         if existing is not None and not recheck and self.direct_create:
             new = ~pl.col("continuing") & ~pl.col("email_key").is_in(existing.implode())
-            fresh = groups.filter(new)
+            fresh = self._required_reasons(groups.filter(new))
             groups = groups.filter(~new)
+            # A required field left empty only rejects a new profile. The
+            # reader may not have looked the keys up, so such rows are
+            # checked here, and those that are stored go through staging.
+            doubtful = fresh.filter(pl.col("reason").is_not_null())["email_key"]
+            if doubtful.len():
+                stored = self._stored_keys(doubtful)
+                back = pl.col("email_key").is_in(stored.implode())
+                groups = pl.concat([groups, fresh.filter(back).drop("reason")])
+                fresh = fresh.filter(~back)
             if fresh.height:
                 parts.append(self._create_fresh(fresh))
         if groups.height:
             parts.append(self._apply_staged(groups, recheck))
         return pl.concat(parts) if len(parts) > 1 else parts[0]
+
+    def _stored_keys(self, keys: pl.Series) -> pl.Series:
+        rows = self.conn.execute(
+            "SELECT email_key FROM profiles"
+            " WHERE workspace_id = %s AND email_key = ANY(%s)",
+            (self.workspace_id, keys.to_list()),
+        ).fetchall()
+        return pl.Series(
+            "email_key", [_row_values(row)[0] for row in rows], dtype=pl.String
+        )
+
+    def _required_reasons(self, fresh: pl.DataFrame) -> pl.DataFrame:
+        """Add reason: the first required field a new profile leaves empty."""
+        missing = [
+            pl.when(pl.col(f"v_{f.key}").is_null()).then(
+                pl.lit(f"{f.source.strip() or f.key}: a value is required")
+            )
+            for f in self.plan.fields
+            if f.rules.get("required")
+        ]
+        reason = pl.coalesce(missing) if missing else pl.lit(None, dtype=pl.String)
+        return fresh.with_columns(reason=reason)
 
     def _apply_staged(self, groups: pl.DataFrame, recheck: bool) -> pl.DataFrame:
         with timed(self.timings, "copy_stage"):
@@ -366,7 +397,7 @@ class BatchWriter:
         return _outcome_frame([tuple(_row_values(row)) for row in rows])
 
     def _create_fresh(self, fresh: pl.DataFrame) -> pl.DataFrame:
-        """Check new profiles in Polars and COPY them into profiles.
+        """COPY new profiles into profiles; fresh carries their reason column.
 
         The same checks as the staging path make for a row with no stored
         profile: the mode, then required fields.
@@ -377,15 +408,7 @@ class BatchWriter:
                 outcome=pl.lit("skip_missing"),
                 reason=pl.lit(None, dtype=pl.String),
             )
-        missing = [
-            pl.when(pl.col(f"v_{f.key}").is_null()).then(
-                pl.lit(f"{f.source.strip() or f.key}: a value is required")
-            )
-            for f in self.plan.fields
-            if f.rules.get("required")
-        ]
-        reason = pl.coalesce(missing) if missing else pl.lit(None, dtype=pl.String)
-        fresh = fresh.with_columns(reason=reason).with_columns(
+        fresh = fresh.with_columns(
             outcome=pl.when(pl.col("reason").is_null())
             .then(pl.lit("created"))
             .otherwise(pl.lit("rejected"))

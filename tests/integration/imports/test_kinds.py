@@ -444,3 +444,47 @@ def test_new_and_stored_profiles_in_one_batch(principal, worker, tmp_path):
         ("new@example.com", "Turku", "gold"),
         ("old@example.com", "Oslo", "gold"),
     ]
+
+
+def test_stored_keys_found_without_lookups(principal, tmp_path, monkeypatch):
+    # An import starts without stored lookups; the first batch holding a
+    # stored e-mail or custom_id is redone with them, and later batches look
+    # up from the start. Each outcome is what a looked-up run gives.
+    from ceramic_app.imports import engine
+    from ceramic_app.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "import_batch_rows", 2)
+    monkeypatch.setattr(engine, "RAMP_UP_ROWS", ())
+    add_field(principal, "city", "text")
+    add_profile(principal, "old1@example.com", {"city": "Oslo"})
+    add_profile(principal, "owner@example.com", {"city": "Rome"}, custom_id="C-1")
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "email,custom_id,city\r\n"
+        "new1@example.com,,Turku\r\n"
+        "new2@example.com,,Turku\r\n"
+        "thief@example.com,C-1,Turku\r\n"
+        "owner@example.com,C-1,Pisa\r\n"
+        "old1@example.com,,Bergen\r\n"
+        "new3@example.com,,Turku\r\n",
+        encoding="utf-8",
+    )
+    job_id, _ = prepare(principal, path)
+    service.start_import(principal, job_id, enqueue=False)
+    assert engine.run_import(principal.workspace_id, job_id) == "completed"
+    job = service.get_import(principal, job_id)
+    assert counts(job) == summary(created=3, updated=2, rejected=1)
+    assert errors(job) == {
+        "4": "custom_id: 'C-1' already belongs to another profile (owner@example.com)"
+    }
+    stored = {
+        key: (row["custom_id"], row["attributes"]["city"])
+        for key, row in profiles(principal).items()
+    }
+    assert stored == {
+        "new1@example.com": (None, "Turku"),
+        "new2@example.com": (None, "Turku"),
+        "new3@example.com": (None, "Turku"),
+        "old1@example.com": (None, "Bergen"),
+        "owner@example.com": ("C-1", "Pisa"),
+    }
