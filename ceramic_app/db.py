@@ -101,9 +101,10 @@ def connect_bulk_writer(workspace_id: int) -> psycopg.Connection:
     rows carry the workspace_id the code chose.
     """
     settings = get_settings()
-    conn = psycopg.connect(
-        to_libpq_url(settings.database_admin_url), options=_CONNECT_OPTIONS
-    )
+    # Without _CONNECT_OPTIONS: forcing custom plans would also re-plan the
+    # foreign key check that runs for every copied row (about a third
+    # more time for a COPY into profiles).
+    conn = psycopg.connect(to_libpq_url(settings.database_admin_url))
     try:
         conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(settings.app_role)))
         conn.execute(

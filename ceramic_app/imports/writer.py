@@ -414,7 +414,7 @@ class BatchWriter:
             .otherwise(pl.lit("rejected"))
         )
         if self.write:
-            created = fresh.filter(pl.col("outcome") == "created").sort("email_key")
+            created = fresh.filter(pl.col("outcome") == "created")
             if created.height:
                 with timed(self.timings, "copy_profiles"):
                     self._copy_profiles(created)
