@@ -2,13 +2,14 @@
 
 usage: python bench/import_bench.py [--rows N ...] [--preload 1000000]
            [--updates] [--case32] [--batch-rows 50000] [--skip-copy]
+           [--without-sort-indexes]
            [--index-costs ROWS] [--history-cost ROWS]
 
 Drops and recreates its own database (ceramic_import_bench, or $BENCH_DB),
 migrates it with every index of the schema, preloads a workspace with
 --preload profiles (and a second one for the raw copy), builds their
-sort indexes as the product does for workspaces of that size, then for
-each N:
+sort indexes as the product does for workspaces of that size (unless
+--without-sort-indexes), then for each N:
 
 1. writes an N-row, 10-column CSV,
 2. imports it into that workspace through the real job (an RQ worker
@@ -487,6 +488,7 @@ def main() -> None:
     parser.add_argument("--updates", action="store_true")
     parser.add_argument("--case32", action="store_true")
     parser.add_argument("--skip-copy", action="store_true")
+    parser.add_argument("--without-sort-indexes", action="store_true")
     parser.add_argument("--index-costs", type=int, default=0, metavar="ROWS")
     parser.add_argument("--history-cost", type=int, default=0, metavar="ROWS")
     args = parser.parse_args()
@@ -504,6 +506,7 @@ def main() -> None:
     sort_indexes = [
         name
         for principal in (target, copy_target)
+        if not args.without_sort_indexes
         for name in sync_sort_indexes(principal.workspace_id).created
     ]
     log(

@@ -95,9 +95,9 @@ def connect_bulk_writer(workspace_id: int) -> psycopg.Connection:
 
     PostgreSQL refuses COPY FROM into a table whose row-level security
     applies to the current role. A bulk writer therefore logs in as the
-    owner (DATABASE_ADMIN_URL) and switches to the app role at once, so
-    every statement runs under row-level security like any other
-    connection; owner_privileges() lifts that only around one COPY whose
+    owner (DATABASE_ADMIN_URL) and switches to the app role at once. Every
+    statement then runs under row-level security like on any other
+    connection. owner_privileges() lifts that only around one COPY, whose
     rows carry the workspace_id the code chose.
     """
     settings = get_settings()

@@ -31,7 +31,10 @@ class Settings(BaseSettings):
     )
     database_admin_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/ceramic",
-        description="Owner connection for creating the database and migrating.",
+        description=(
+            "Owner connection for creating the database, migrating, building"
+            " sort indexes and copying imported profiles."
+        ),
     )
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Prefix for RQ queue names and pub/sub channels, so that several

@@ -32,8 +32,10 @@ FINISHED_STATUSES = ("completed", "cancelled", "failed", "rejected")
 # this margin. Both come from the database server's clock, and every batch
 # transaction starts after the claim that sets started_at, so the margin
 # only covers the clock being stepped back (NTP) or a failover to a server
-# whose clock differs, in between. Reading a few more profiles is harmless.
-SEARCH_SKEW_MARGIN = timedelta(minutes=5)
+# whose clock differs, in between. It is kept short because the refresh also
+# recomputes the documents of every profile written in it: an import right
+# after a 1M-row one read 2M profiles with a 5-minute margin.
+SEARCH_SKEW_MARGIN = timedelta(minutes=1)
 SEARCH_REFRESH_TIMEOUT_SECONDS = 3600
 _ALIVE_RQ_STATES = ("queued", "started", "deferred", "scheduled")
 

@@ -39,9 +39,8 @@ class SeenKeys:
     owner. Lookups scan the entries with a hash set of the probed values,
     which costs one pass and no hash table of their size. Past SPILL_ROWS
     entries in memory, they move to an Arrow file in a private temporary
-    folder under DATA_DIR, so the worker's memory stays the same however
-    long the file is; the operating system's page cache keeps the scans
-    fast.
+    folder under DATA_DIR. The worker's memory then stays the same however
+    long the file is, and the page cache keeps the scans fast.
     """
 
     def __init__(self) -> None:
@@ -59,13 +58,13 @@ class SeenKeys:
         probe = pl.DataFrame({"value": value_hashes.cast(pl.UInt64)})
         if len(self) == 0 or probe.height == 0:
             return pl.Series("owner", [None] * probe.height, dtype=pl.UInt64)
-        wanted = pl.col("value").is_in(probe["value"].implode())
+        probed = pl.col("value").is_in(probe["value"].implode())
         # Files hold older entries than memory, and each in order: the
         # first match of a value is its owner. One file is read at a time,
         # into memory rather than mapped, so it never adds to the peak.
         parts = [
-            pl.read_ipc(path.read_bytes()).filter(wanted) for path in self._files
-        ] + [chunk.filter(wanted) for chunk in self._chunks]
+            pl.read_ipc(path.read_bytes()).filter(probed) for path in self._files
+        ] + [chunk.filter(probed) for chunk in self._chunks]
         found = pl.concat(parts, rechunk=False).unique(
             subset="value", keep="first", maintain_order=True
         )
