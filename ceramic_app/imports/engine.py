@@ -57,13 +57,7 @@ from ceramic_app.imports.source import (
     remove_working_copy,
     split_batch,
 )
-from ceramic_app.imports.writer import (
-    Actor,
-    BatchWriter,
-    stored_email_keys,
-    stored_holders,
-    timed,
-)
+from ceramic_app.imports.writer import Actor, BatchWriter, stored_holders, timed
 from ceramic_app.models import FieldType, JobStatus
 from ceramic_app.search.index import defer_search
 from ceramic_app.settings import get_settings
@@ -193,8 +187,10 @@ def _cast_batches(
 
     Runs on the reader thread with its own connection. Records up to done
     were committed by an earlier attempt and only feed the replay. Until
-    lookups is set, the stored lookups are skipped: the batch is then
-    written as if none of its keys were stored (see ImportRun._process).
+    lookups is set, the stored lookups are skipped and the batch is written
+    as if none of its keys were stored (existing is NONE_STORED, see
+    ImportRun._process). Once it is set, existing is None: every row of the
+    batch goes through the staging table, which looks rows up itself.
     """
     with connect_raw(workspace_id) as conn:
         conn.autocommit = True
@@ -215,7 +211,6 @@ def _cast_batches(
             holders = existing = None
             if last > done and lookups.is_set():
                 holders = stored_holders(conn, workspace_id, plan, cast.frame)
-                existing = stored_email_keys(conn, workspace_id, cast.frame)
             elif last > done:
                 holders, existing = {}, NONE_STORED
             ended = time.perf_counter()
@@ -572,13 +567,14 @@ class ImportRun:
         self._timings = writer.timings
         self._tune_session()
         batch_rows = max(1, self.settings.import_batch_rows)
-        # Lookups of stored e-mails and custom_ids cost an index probe per
-        # record on a core the write needs. When new profiles are copied
-        # straight into profiles, the unique indexes find stored keys too,
-        # so the import starts without lookups and turns them on at the
-        # first batch that hits a stored key. A validation pass writes
-        # nothing, and update-only or staged imports must know which rows
-        # exist before writing, so those look up from the start.
+        # New profiles are copied straight into profiles, and the unique
+        # indexes find stored keys for free, so an import starts without
+        # lookups. The first batch that hits a stored key turns them on:
+        # from then on the reader looks up stored owners and every row is
+        # staged and upserted, which costs less than a second index probe
+        # per row once most rows exist. A validation pass writes nothing,
+        # and update-only or staged imports must know which rows exist
+        # before writing, so those stage from the start.
         self.lookups = threading.Event()
         if self.dry_run or options.mode == "update" or not writer.direct_create:
             self.lookups.set()
