@@ -223,7 +223,7 @@ def _cast_batches(
             yield batch, cast, holders, existing
 
 
-# What a batch assumes when the reader skipped its stored lookups.
+# The stored keys a batch assumes when the reader skipped its lookups.
 NONE_STORED = pl.Series("email_key", [], dtype=pl.String)
 
 # The first batch is cut into pieces of these sizes, so that the first
@@ -569,10 +569,10 @@ class ImportRun:
         batch_rows = max(1, self.settings.import_batch_rows)
         # New profiles are copied straight into profiles, and the unique
         # indexes find stored keys for free, so an import starts without
-        # lookups. The first batch that hits a stored key turns them on:
-        # from then on the reader looks up stored owners and every row is
-        # staged and upserted, which costs less than a second index probe
-        # per row once most rows exist. A validation pass writes nothing,
+        # lookups. The first batch that hits a stored key turns them on.
+        # From then on the reader looks up stored owners and every row is
+        # staged and upserted. Once most rows exist, that costs less than
+        # a second index probe per row. A validation pass writes nothing,
         # and update-only or staged imports must know which rows exist
         # before writing, so those stage from the start.
         self.lookups = threading.Event()

@@ -378,6 +378,19 @@ def test_custom_id_taken_during_batch_retried(principal, tmp_path, monkeypatch):
     )
 
 
+def cities_and_tags(principal) -> list[tuple]:
+    """Return (email_key, city, tag name) of every profile, by e-mail."""
+    with tenant_connection(principal.workspace_id) as conn:
+        rows = conn.execute(
+            text(
+                "SELECT p.email_key, p.attributes ->> 'city', t.name FROM profiles p"
+                " LEFT JOIN profile_tags pt ON pt.profile_id = p.id"
+                " LEFT JOIN tags t ON t.id = pt.tag_id ORDER BY 1"
+            )
+        ).all()
+    return [tuple(r) for r in rows]
+
+
 def test_stored_email_copied_as_new_is_redone(principal, tmp_path):
     # The import starts without looking up stored e-mails, so a stored one
     # is first copied as a new profile. The unique index stops the COPY and
@@ -397,15 +410,7 @@ def test_stored_email_copied_as_new_is_redone(principal, tmp_path):
     assert engine.run_import(principal.workspace_id, job_id) == "completed"
     job = service.get_import(principal, job_id)
     assert counts(job) == summary(created=1, updated=1)
-    with tenant_connection(principal.workspace_id) as conn:
-        rows = conn.execute(
-            text(
-                "SELECT p.email_key, p.attributes ->> 'city', t.name FROM profiles p"
-                " LEFT JOIN profile_tags pt ON pt.profile_id = p.id"
-                " LEFT JOIN tags t ON t.id = pt.tag_id ORDER BY 1"
-            )
-        ).all()
-    assert [tuple(r) for r in rows] == [
+    assert cities_and_tags(principal) == [
         ("late@example.com", "Bergen", "vip"),
         ("new@example.com", "Turku", "vip"),
     ]
@@ -425,15 +430,7 @@ def test_new_and_stored_profiles_in_one_batch(principal, worker, tmp_path):
     job = run_file(principal, path, worker=worker)
     assert counts(job) == summary(created=1, updated=1, rejected=1)
     assert errors(job)["4"] == "city: a value is required"
-    with tenant_connection(principal.workspace_id) as conn:
-        rows = conn.execute(
-            text(
-                "SELECT p.email_key, p.attributes ->> 'city', t.name FROM profiles p"
-                " LEFT JOIN profile_tags pt ON pt.profile_id = p.id"
-                " LEFT JOIN tags t ON t.id = pt.tag_id ORDER BY 1"
-            )
-        ).all()
-    assert [tuple(r) for r in rows] == [
+    assert cities_and_tags(principal) == [
         ("new@example.com", "Turku", "gold"),
         ("old@example.com", "Oslo", "gold"),
     ]
