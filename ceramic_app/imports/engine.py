@@ -339,6 +339,7 @@ class ImportRun:
         self.total = 0
         self.started = time.monotonic()
         self.records_this_attempt = 0
+        self.mode = "upsert"
         self.last_publish = 0.0
         self._timings: dict[str, float] = {}
 
@@ -565,6 +566,7 @@ class ImportRun:
             may_clear=empty_clears,
         )
         self._timings = writer.timings
+        self.mode = options.mode
         self._tune_session()
         batch_rows = max(1, self.settings.import_batch_rows)
         # New profiles are copied straight into profiles, and the unique
@@ -653,15 +655,45 @@ class ImportRun:
     def _replay(self, cast: CastResult, plan: Plan, memory: ImportMemory) -> None:
         """Rebuild the cross-batch memory from a batch committed by an earlier attempt.
 
+        In create-only and update-only mode, a record the mode skipped wrote
+        nothing, and a later record with its e-mail must not merge into it.
+        Such records are found by what the table holds now: a profile
+        this import created (create-only) or any stored profile
+        (update-only).
+
         NOTE: records the database rejected at that time (a custom_id of
         another stored profile) are remembered as written here, which can
         turn a later duplicate's "updated" into "merged".
         """
         grouped = group_batch(cast.frame, plan, memory)
+        written = pl.col("__status") == "ok"
+        if self.mode in ("create", "update"):
+            keys = grouped.records.filter(written)["__key"].unique()
+            written = written & pl.col("__key").is_in(
+                self._written_keys(keys).implode()
+            )
         records = grouped.records.with_columns(
-            __outcome=pl.when(pl.col("__status") == "ok").then(pl.lit("merged"))
+            __outcome=pl.when(written).then(pl.lit("merged"))
         )
         remember(memory, plan, records)
+
+    def _written_keys(self, keys: pl.Series) -> pl.Series:
+        """E-mail keys whose profile this import created or updated, by mode."""
+        if keys.len() == 0:
+            return pl.Series("key", [], dtype=pl.String)
+        if self.mode == "create":
+            created_here = "p.created_at >= %s"
+        else:
+            created_here = "%s::timestamptz IS NOT NULL"
+        rows = self.conn.execute(
+            "SELECT v.key FROM unnest(%s::text[]) AS v(key)"
+            " WHERE EXISTS (SELECT 1 FROM profiles p"
+            "  WHERE p.workspace_id = %s AND p.email_key = v.key"
+            f"   AND {created_here})",
+            (keys.to_list(), self.workspace_id, self.job["started_at"]),
+        ).fetchall()
+        self.conn.rollback()
+        return pl.Series("key", [row["key"] for row in rows], dtype=pl.String)
 
     def _process(
         self,

@@ -541,12 +541,14 @@ class BatchWriter:
                     )
                 )
             if field.rules.get("required"):
+                # A continuing row merges into the profile an earlier batch
+                # created, even in a validation pass that rolled it back.
                 label = field.source.strip() or field.key
                 self.conn.execute(
                     sql.SQL(
                         "UPDATE import_stage SET reject = {message}"
                         " WHERE reject IS NULL AND skip IS NULL AND {value} IS NULL"
-                        "   AND (existing_id IS NULL OR {clear})"
+                        "   AND ((existing_id IS NULL AND NOT continuing) OR {clear})"
                     ).format(
                         message=sql.Literal(f"{label}: a value is required"),
                         value=value,

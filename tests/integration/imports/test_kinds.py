@@ -478,3 +478,95 @@ def test_stored_keys_found_without_lookups(principal, tmp_path, monkeypatch):
         "old1@example.com": (None, "Bergen"),
         "owner@example.com": ("C-1", "Pisa"),
     }
+
+
+class _Crash(BaseException):
+    """Stops an import between batches, as a killed worker would."""
+
+
+@pytest.mark.parametrize(
+    ("mode", "rows", "expected", "stored"),
+    [
+        (
+            "create",
+            "old@example.com,Early\r\nn1@example.com,A\r\nn2@example.com,B\r\n"
+            "n3@example.com,C\r\nold@example.com,Late\r\nn1@example.com,A2\r\n",
+            summary(created=3, merged=1, skipped=2),
+            {"old@example.com": "Stored", "n1@example.com": "A2"},
+        ),
+        (
+            "update",
+            "old@example.com,X\r\nghost@example.com,G1\r\nn2@example.com,B\r\n"
+            "n3@example.com,C\r\nghost@example.com,G2\r\nold@example.com,Y\r\n",
+            summary(updated=1, merged=1, skipped=4),
+            {"old@example.com": "Y"},
+        ),
+    ],
+)
+def test_resumed_import_keeps_mode_skips(
+    principal, tmp_path, monkeypatch, mode, rows, expected, stored
+):
+    # A record the mode skipped before a crash must still be skipped when a
+    # later record with its e-mail comes after the resume.
+    from ceramic_app.imports import engine
+    from ceramic_app.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "import_batch_rows", 2)
+    monkeypatch.setattr(engine, "RAMP_UP_ROWS", ())
+    add_field(principal, "city", "text")
+    add_profile(principal, "old@example.com", {"city": "Stored"})
+    path = tmp_path / f"{mode}.csv"
+    path.write_text("email,city\r\n" + rows, encoding="utf-8")
+    job_id, _ = prepare(principal, path, options={"mode": mode})
+    service.start_import(principal, job_id, enqueue=False)
+    finish_batch = engine.ImportRun._after_batch
+
+    def crash_after_two_batches(run, done, last):
+        finish_batch(run, done, last)
+        if done >= 4:
+            raise _Crash
+
+    monkeypatch.setattr(engine.ImportRun, "_after_batch", crash_after_two_batches)
+    with pytest.raises(_Crash):
+        engine.run_import(principal.workspace_id, job_id)
+    monkeypatch.setattr(engine.ImportRun, "_after_batch", finish_batch)
+    with tenant_connection(principal.workspace_id) as conn:
+        conn.execute(
+            text("UPDATE import_jobs SET status = 'queued' WHERE id = :id"),
+            {"id": job_id},
+        )
+    assert engine.run_import(principal.workspace_id, job_id) == "completed"
+    job = service.get_import(principal, job_id)
+    assert job["records_done"] == 6
+    assert counts(job) == expected
+    cities = {
+        key: row["attributes"].get("city") for key, row in profiles(principal).items()
+    }
+    for key, city in stored.items():
+        assert cities[key] == city
+    assert "ghost@example.com" not in cities
+
+
+def test_validation_predicts_later_duplicate_merge(principal, tmp_path, monkeypatch):
+    # A later record that repeats a new profile's e-mail with a required
+    # field empty merges into it. The validation pass rolls the first
+    # record back, and must still predict the merge, not a rejection.
+    from ceramic_app.imports import engine
+    from ceramic_app.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "import_batch_rows", 2)
+    monkeypatch.setattr(engine, "RAMP_UP_ROWS", ())
+    add_field(principal, "city", "text", rules={"required": True})
+    path = tmp_path / "later.csv"
+    path.write_text(
+        "email,city\r\nn1@example.com,A\r\nn2@example.com,B\r\nn1@example.com,\r\n",
+        encoding="utf-8",
+    )
+    job_id, _ = prepare(principal, path)
+    service.start_validation(principal, job_id, enqueue=False)
+    assert engine.run_validation(principal.workspace_id, job_id) == "validated"
+    predicted = service.get_import(principal, job_id)["validation"]["summary"]
+    assert predicted == summary(created=2, merged=1)
+    service.start_import(principal, job_id, enqueue=False)
+    assert engine.run_import(principal.workspace_id, job_id) == "completed"
+    assert counts(service.get_import(principal, job_id)) == predicted
