@@ -578,7 +578,7 @@ class ImportRun:
         # and update-only or staged imports must know which rows exist
         # before writing, so those stage from the start.
         self.lookups = threading.Event()
-        if self.dry_run or options.mode == "update" or not writer.direct_create:
+        if not writer.direct_create:
             self.lookups.set()
         try:
             for batch, cast, holders, existing in _prefetch(
@@ -657,7 +657,7 @@ class ImportRun:
 
         In create-only and update-only mode, a record the mode skipped wrote
         nothing, and a later record with its e-mail must not merge into it.
-        Such records are found by what the table holds now: a profile
+        Such records are found by what the table contains now: a profile
         this import created (create-only) or any stored profile
         (update-only).
 

@@ -631,7 +631,7 @@ def _plain_blocks(path: Path) -> Iterator[bytes]:
 
 
 def _compression_header(data: bytes) -> bool:
-    """Whether data starts with a header that Polars takes for compression."""
+    """Return whether data starts with a header that Polars takes for compression."""
     return data[:2] in _ZLIB_HEADERS or data[:4] == b"\x28\xb5\x2f\xfd"
 
 

@@ -130,8 +130,8 @@ def stored_holders(
         if values:
             with conn.cursor(row_factory=tuple_row) as cursor:
                 rows = cursor.execute(
-                    # LATERAL ... LIMIT 1 keeps one index probe per value
-                    # whatever the statistics say (see _STORED_KEYS_SQL).
+                    # LATERAL ... LIMIT 1 keeps one index probe per value,
+                    # even with stale statistics (see _STORED_KEYS_SQL).
                     "SELECT v.value, p.email_key, p.email"
                     " FROM unnest(%s::text[]) AS v(value)"
                     " CROSS JOIN LATERAL (SELECT email_key, email FROM profiles"
@@ -192,11 +192,13 @@ class BatchWriter:
             for f in plan.fields
             if f.rules.get("required") or (f.rules.get("unique") and not f.is_new)
         ]
-        # New profiles skip the staging table unless a unique field rule
-        # needs the in-transaction check that staging runs (attribute
-        # values have no unique index to catch a value stored meanwhile).
-        self.direct_create = not any(
-            f.rules.get("unique") and not f.is_new for f in plan.fields
+        # New profiles skip the staging table when the batch is written,
+        # may create profiles, and checks no unique field rule: attribute
+        # values have no unique index to catch a value stored meanwhile.
+        self.direct_create = (
+            write
+            and mode != "update"
+            and not any(f.rules.get("unique") and not f.is_new for f in plan.fields)
         )
         self.columns = [
             "grp",
@@ -289,7 +291,7 @@ class BatchWriter:
     ) -> pl.DataFrame:
         """Check and (when writing) store one batch of merged rows.
 
-        existing holds e-mail keys known to be stored (None: stage every
+        existing contains e-mail keys known to be stored (None: stage every
         row). Rows whose key it lacks, and that no earlier batch wrote, are
         taken for new profiles: they are checked in Polars and copied
         straight into profiles. Every other row goes through the staging
@@ -385,27 +387,20 @@ class BatchWriter:
         return _outcome_frame([tuple(_row_values(row)) for row in rows])
 
     def _create_fresh(self, fresh: pl.DataFrame) -> pl.DataFrame:
-        """COPY new profiles into profiles; fresh carries their reason column.
+        """COPY new profiles into profiles and return their outcomes.
 
-        The same checks as the staging path make for a row with no stored
-        profile: the mode, then required fields.
+        fresh carries the reason column of _required_reasons(). Only
+        direct_create imports get here, so no mode skips a new profile.
         """
-        if self.mode == "update":
-            return fresh.select(
-                "grp",
-                outcome=pl.lit("skip_missing"),
-                reason=pl.lit(None, dtype=pl.String),
-            )
         fresh = fresh.with_columns(
             outcome=pl.when(pl.col("reason").is_null())
             .then(pl.lit("created"))
             .otherwise(pl.lit("rejected"))
         )
-        if self.write:
-            created = fresh.filter(pl.col("outcome") == "created")
-            if created.height:
-                with timed(self.timings, "copy_profiles"):
-                    self._copy_profiles(created)
+        created = fresh.filter(pl.col("outcome") == "created")
+        if created.height:
+            with timed(self.timings, "copy_profiles"):
+                self._copy_profiles(created)
         return fresh.select("grp", "outcome", "reason")
 
     def _copy_profiles(self, created: pl.DataFrame) -> None:

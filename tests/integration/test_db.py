@@ -9,7 +9,7 @@ from ceramic_app.db import connect_bulk_writer, owner_privileges
 from ceramic_app.settings import get_settings
 
 
-def test_bulk_writer_runs_as_app_role_under_row_level_security(database):
+def test_bulk_writer_uses_app_role(database):
     with connect_bulk_writer(123456) as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == (
             get_settings().app_role
@@ -30,7 +30,7 @@ def test_bulk_writer_runs_as_app_role_under_row_level_security(database):
         conn.rollback()
 
 
-def test_failed_block_returns_to_app_role(database):
+def test_failed_owner_block_restores_role(database):
     with connect_bulk_writer(123456) as conn:
         with pytest.raises(psycopg.errors.DivisionByZero):
             with owner_privileges(conn):

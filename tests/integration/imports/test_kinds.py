@@ -391,6 +391,16 @@ def cities_and_tags(principal) -> list[tuple]:
     return [tuple(r) for r in rows]
 
 
+@pytest.fixture
+def two_record_batches(monkeypatch):
+    """Make imports write batches of two records, with no smaller first batches."""
+    from ceramic_app.imports import engine
+    from ceramic_app.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "import_batch_rows", 2)
+    monkeypatch.setattr(engine, "RAMP_UP_ROWS", ())
+
+
 def test_stored_email_copied_as_new_is_redone(principal, tmp_path):
     # The import starts without looking up stored e-mails, so a stored one
     # is first copied as a new profile. The unique index stops the COPY and
@@ -436,15 +446,12 @@ def test_new_and_stored_profiles_in_one_batch(principal, worker, tmp_path):
     ]
 
 
-def test_stored_keys_found_without_lookups(principal, tmp_path, monkeypatch):
-    # An import starts without stored lookups; the first batch holding a
-    # stored e-mail or custom_id is redone with them, and later batches look
-    # up from the start. Each outcome is what a looked-up run gives.
+def test_stored_keys_found_without_lookups(principal, tmp_path, two_record_batches):
+    # An import starts without stored lookups. The first batch that contains
+    # a stored e-mail or custom_id is redone with them, and so are later
+    # batches, so each outcome matches a run that looked up from the start.
     from ceramic_app.imports import engine
-    from ceramic_app.settings import get_settings
 
-    monkeypatch.setattr(get_settings(), "import_batch_rows", 2)
-    monkeypatch.setattr(engine, "RAMP_UP_ROWS", ())
     add_field(principal, "city", "text")
     add_profile(principal, "old1@example.com", {"city": "Oslo"})
     add_profile(principal, "owner@example.com", {"city": "Rome"}, custom_id="C-1")
@@ -504,15 +511,12 @@ class _Crash(BaseException):
     ],
 )
 def test_resumed_import_keeps_mode_skips(
-    principal, tmp_path, monkeypatch, mode, rows, expected, stored
+    principal, tmp_path, monkeypatch, two_record_batches, mode, rows, expected, stored
 ):
     # A record the mode skipped before a crash must still be skipped when a
     # later record with its e-mail comes after the resume.
     from ceramic_app.imports import engine
-    from ceramic_app.settings import get_settings
 
-    monkeypatch.setattr(get_settings(), "import_batch_rows", 2)
-    monkeypatch.setattr(engine, "RAMP_UP_ROWS", ())
     add_field(principal, "city", "text")
     add_profile(principal, "old@example.com", {"city": "Stored"})
     path = tmp_path / f"{mode}.csv"
@@ -547,15 +551,14 @@ def test_resumed_import_keeps_mode_skips(
     assert "ghost@example.com" not in cities
 
 
-def test_validation_predicts_later_duplicate_merge(principal, tmp_path, monkeypatch):
+def test_validation_predicts_later_duplicate_merge(
+    principal, tmp_path, two_record_batches
+):
     # A later record that repeats a new profile's e-mail with a required
     # field empty merges into it. The validation pass rolls the first
     # record back, and must still predict the merge, not a rejection.
     from ceramic_app.imports import engine
-    from ceramic_app.settings import get_settings
 
-    monkeypatch.setattr(get_settings(), "import_batch_rows", 2)
-    monkeypatch.setattr(engine, "RAMP_UP_ROWS", ())
     add_field(principal, "city", "text", rules={"required": True})
     path = tmp_path / "later.csv"
     path.write_text(

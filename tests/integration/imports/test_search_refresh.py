@@ -1,6 +1,6 @@
 """Search documents after imports: deferred while batches write, refreshed by a job.
 
-Imports write profiles with search deferred; the follow-up RQ job fills
+Imports write profiles with search deferred. The follow-up RQ job fills
 profile_search and sets import_jobs.search_indexed_at, and the reconciler
 queues that job again when it was lost.
 """
